@@ -1,0 +1,60 @@
+using Chat.Protocol;
+using Chat.Protocol.Http;
+using Chat.Server.Infrastructure;
+using Chat.Server.Realtime;
+using Chat.Server.Storage;
+using Chat.Server.Users;
+
+namespace Chat.Server.Auth;
+
+internal static class AuthEndpoints
+{
+    public static IEndpointRouteBuilder MapAuth(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/auth").WithTags("Auth");
+
+        group.MapPost("/register", async (HttpRequest request, IUserStore users, PasswordService passwords, TokenService tokens, CancellationToken ct) =>
+        {
+            var body = await JsonBody.ReadAsync(request, ChatJsonContext.Default.RegisterRequest);
+            var username = Validation.Username(body.Username);
+            var password = Validation.Password(body.Password);
+            var fullName = Validation.FullName(body.FullName);
+            var email = Validation.Email(body.Email);
+            var user = await users.CreateAsync(username, passwords.Hash(password), fullName, email, ct)
+                ?? throw new ChatException(409, ErrorCodes.UsernameTaken, $"The username '{username}' is taken.");
+            var token = await tokens.IssueAsync(user.Id, ct);
+            return TypedResults.Json(new AuthResponse(token, user.ToDto()), ChatJsonContext.Default.AuthResponse, statusCode: 201);
+        })
+        .Accepts<RegisterRequest>("application/json")
+        .Produces<AuthResponse>(201)
+        .ProducesProblem(400)
+        .ProducesProblem(409);
+
+        group.MapPost("/login", async (HttpRequest request, IUserStore users, PasswordService passwords, TokenService tokens, CancellationToken ct) =>
+        {
+            var body = await JsonBody.ReadAsync(request, ChatJsonContext.Default.LoginRequest);
+            var found = await users.FindCredentialsAsync(body.Username, ct);
+            if (!passwords.Verify(found?.PasswordHash, body.Password))
+                throw new ChatException(401, ErrorCodes.InvalidCredentials, "Wrong username or password.");
+            var token = await tokens.IssueAsync(found!.Value.User.Id, ct);
+            return TypedResults.Json(new AuthResponse(token, found.Value.User.ToDto()), ChatJsonContext.Default.AuthResponse);
+        })
+        .Accepts<LoginRequest>("application/json")
+        .Produces<AuthResponse>()
+        .ProducesProblem(400)
+        .ProducesProblem(401);
+
+        group.MapPost("/logout", async (HttpContext http, TokenService tokens, ConnectionRegistry registry, CancellationToken ct) =>
+        {
+            var tokenId = http.User.TokenId();
+            await tokens.RevokeAsync(tokenId, ct);
+            registry.CloseToken(http.User.UserId(), tokenId, CloseCodes.PolicyViolation, "token revoked");
+            return TypedResults.NoContent();
+        })
+        .RequireAuthorization()
+        .Produces(204)
+        .ProducesProblem(401);
+
+        return app;
+    }
+}

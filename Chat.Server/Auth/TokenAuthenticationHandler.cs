@@ -1,0 +1,60 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Chat.Protocol;
+using Chat.Server.Infrastructure;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Extensions.Options;
+
+namespace Chat.Server.Auth;
+
+/// <summary>
+/// Authenticates <c>Authorization: Bearer &lt;token&gt;</c>, or <c>?token=</c> on <c>/ws</c> only (browsers
+/// cannot set headers on a WebSocket), and answers failures with 401 problem details.
+/// </summary>
+public sealed class TokenAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    TokenService tokens) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "Bearer";
+    public const string TokenIdClaim = "tid";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var token = ReadToken(Request);
+        if (token is null) return AuthenticateResult.NoResult();
+        var row = await tokens.ResolveAsync(token, Context.RequestAborted);
+        if (row is null) return AuthenticateResult.Fail("Invalid token.");
+        var identity = new ClaimsIdentity(
+            [new Claim(ClaimTypes.NameIdentifier, row.UserId.ToString()), new Claim(TokenIdClaim, row.Id.ToString())],
+            SchemeName);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.StatusCode = 401;
+        Response.Headers.WWWAuthenticate = "Bearer";
+        Context.Features.Get<IStatusCodePagesFeature>()?.Enabled = false;
+        await Problems.Create(401, ErrorCodes.Unauthorized, "A valid bearer token is required.").ExecuteAsync(Context);
+    }
+
+    internal static string? ReadToken(HttpRequest request)
+    {
+        var header = request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return header["Bearer ".Length..].Trim();
+        if (request.Path.StartsWithSegments("/ws") && request.Query.TryGetValue("token", out var q))
+            return q.ToString();
+        return null;
+    }
+}
+
+/// <summary>Reads the authenticated caller from claims.</summary>
+public static class CallerExtensions
+{
+    public static long UserId(this ClaimsPrincipal user) => long.Parse(user.FindFirstValue(ClaimTypes.NameIdentifier)!);
+    public static long TokenId(this ClaimsPrincipal user) => long.Parse(user.FindFirstValue(TokenAuthenticationHandler.TokenIdClaim)!);
+}

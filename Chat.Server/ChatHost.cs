@@ -1,0 +1,125 @@
+using Chat.Protocol;
+using Chat.Server.Auth;
+using Chat.Server.Infrastructure;
+using Chat.Server.Messaging;
+using Chat.Server.Realtime;
+using Chat.Server.Storage;
+using Chat.Server.Users;
+using Dapper;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+
+namespace Chat.Server;
+
+/// <summary>Builds the server. <c>Program</c> and the tests both start it through here.</summary>
+public static partial class ChatHost
+{
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.Services.AddChat(builder.Configuration);
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseChat();
+        return app;
+    }
+
+    public static IServiceCollection AddChat(this IServiceCollection services, IConfiguration configuration)
+    {
+        DefaultTypeMap.MatchNamesWithUnderscores = true;
+
+        services.AddOptions<ChatOptions>().Bind(configuration.GetSection(ChatOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
+        services.AddSingleton(TimeProvider.System);
+
+        // Kestrel limits are set on purpose, not left to defaults: bodies are small JSON or one avatar.
+        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
+            .Configure<IOptions<ChatOptions>>((kestrel, chat) =>
+            {
+                kestrel.Limits.MaxRequestBodySize = chat.Value.MaxAvatarBytes + 64 * 1024;
+                kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
+                kestrel.Limits.MaxRequestLineSize = 8 * 1024;
+                kestrel.AddServerHeader = false;
+            });
+
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ChatJsonContext.Default);
+            o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+        });
+        services.AddChatProblemDetails();
+        services.AddOpenApi();
+
+        services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
+            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
+        services.AddAuthorization();
+
+        // Storage
+        services.AddSingleton<SqliteDatabase>();
+        services.AddSingleton<SqliteUserStore>();
+        services.AddSingleton<IUserStore>(sp => sp.GetRequiredService<SqliteUserStore>());
+        services.AddSingleton<ITokenStore>(sp => sp.GetRequiredService<SqliteUserStore>());
+        services.AddSingleton<IMessageStore, SqliteMessageStore>();
+        services.AddSingleton<SqliteMessageWriter>();
+        services.AddSingleton<IMessageWriter>(sp => sp.GetRequiredService<SqliteMessageWriter>());
+        services.AddHostedService(sp => sp.GetRequiredService<SqliteMessageWriter>());
+
+        // Auth
+        services.AddSingleton<IPasswordHasher<UserRow>, PasswordHasher<UserRow>>();
+        services.AddSingleton<PasswordService>();
+        services.AddSingleton<TokenService>();
+
+        // Messaging and realtime
+        services.AddSingleton<SendRateLimiter>();
+        services.AddSingleton<SendMessageHandler>();
+        services.AddSingleton<ReadHandler>();
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<IDelivery, LocalDelivery>();
+        services.AddSingleton<ICommitListener, MessageDispatcher>();
+        services.AddSingleton<PresenceNotifier>();
+        services.AddSingleton<ClientFrameHandler>();
+        return services;
+    }
+
+    public static WebApplication UseChat(this WebApplication app)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Chat.Server");
+        using (var connection = app.Services.GetRequiredService<SqliteDatabase>().Open())
+            Migrations.Apply(connection, logger);
+
+        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
+        var options = app.Services.GetRequiredService<IOptions<ChatOptions>>().Value;
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        // Runs before Kestrel stops: sockets finish their in-flight sends, then close with 1001, and
+        // Kestrel's own shutdown waits for them.
+        lifetime.ApplicationStopping.Register(() => registry.ShutdownAsync(options.CloseTimeout).Wait(options.CloseTimeout * 2));
+
+        app.UseChatErrors();
+        app.UseWebSockets();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapOpenApi();
+        app.MapGet("/healthz", HealthAsync).WithTags("Health").Produces(200).ProducesProblem(503);
+        app.MapAuth();
+        app.MapUsers();
+        app.MapMessaging();
+        app.MapChatWebSocket();
+        return app;
+    }
+
+    private static async Task<IResult> HealthAsync(SqliteDatabase db, CancellationToken ct)
+    {
+        try
+        {
+            await using var connection = await db.OpenAsync(ct);
+            await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM schema_version");
+            return TypedResults.Text("{\"status\":\"healthy\"}", "application/json");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Problems.Create(503, ErrorCodes.Internal, "The database cannot be reached.");
+        }
+    }
+}

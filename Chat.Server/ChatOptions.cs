@@ -1,0 +1,72 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace Chat.Server;
+
+/// <summary>Every limit of the server, bound from the <c>Chat</c> configuration section and validated at start-up.</summary>
+public sealed class ChatOptions
+{
+    public const string Section = "Chat";
+
+    /// <summary>Longest message in Unicode code points. The default is 4000.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxMessageLength { get; set; } = 4000;
+
+    /// <summary>Largest inbound WebSocket text message in bytes; larger closes the socket with 1009. The default is 65536.</summary>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxFrameBytes { get; set; } = 65536;
+
+    /// <summary>Largest avatar upload in bytes; larger is 413. The default is 1 MiB.</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public int MaxAvatarBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>How long a token stays valid after login. The default is 30 days.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Frames queued for one socket before it counts as too slow and is closed with 1008. The default is 1024.</summary>
+    [Range(8, 1_000_000)]
+    public int SendQueueLimit { get; set; } = 1024;
+
+    /// <summary>Sends a socket may have waiting for the database at once before the server stops reading from it. The default is 256.</summary>
+    [Range(1, 100_000)]
+    public int MaxInFlightSendsPerSocket { get; set; } = 256;
+
+    /// <summary>Most sends committed in one transaction (group commit). The default is 512.</summary>
+    [Range(1, 100_000)]
+    public int MaxCommitBatch { get; set; } = 512;
+
+    /// <summary>How often the server pings an idle socket. The default is 30 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a socket may go without answering a ping before it is aborted. The default is 60 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How long a closing socket waits for the peer's close frame before it is aborted. The default is 5 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>SQLite <c>synchronous</c> setting: FULL (default; survives power loss) or NORMAL (survives process crash).</summary>
+    [RegularExpression("^(?i)(FULL|NORMAL|EXTRA)$")]
+    public string Synchronous { get; set; } = "FULL";
+
+    [ValidateObjectMembers]
+    public RateLimitOptions RateLimit { get; set; } = new();
+}
+
+/// <summary>Per-user send rate, counted over WebSocket and HTTP together.</summary>
+public sealed class RateLimitOptions
+{
+    /// <summary>Sustained sends per second per user; 0 turns the limit off. The default is 20.</summary>
+    [Range(0, 1_000_000)]
+    public int MessagesPerSecond { get; set; } = 20;
+
+    /// <summary>Sends allowed at once above the sustained rate. The default is 40.</summary>
+    [Range(1, 1_000_000)]
+    public int Burst { get; set; } = 40;
+}
+
+[OptionsValidator]
+internal sealed partial class ChatOptionsValidator : IValidateOptions<ChatOptions>;

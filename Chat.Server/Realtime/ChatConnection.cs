@@ -1,0 +1,234 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text.Unicode;
+using System.Threading.Channels;
+using Chat.Protocol;
+
+namespace Chat.Server.Realtime;
+
+/// <summary>
+/// One open socket. Producers only enqueue (<see cref="Send"/> never blocks); a single writer loop is the
+/// only caller of <c>SendAsync</c>; a receive loop reads frames. A socket whose queue overflows is closed
+/// with 1008 from its own writer, so the producer (another user's send) never waits for it.
+/// </summary>
+public sealed partial class ChatConnection
+{
+    private const int InitialReceiveBuffer = 4 * 1024;
+
+    private readonly WebSocket _socket;
+    private readonly Channel<OutboundFrame> _queue;
+    private readonly int _queueLimit;
+    private readonly int _maxFrameBytes;
+    private readonly TimeSpan _closeTimeout;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _inFlight;
+    private readonly int _maxInFlight;
+    private int _closeStatus;
+    private string _closeReason = "";
+    private volatile bool _discardQueue;
+    private volatile bool _acceptingSends = true;
+
+    public ChatConnection(WebSocket socket, long userId, string username, long tokenId, ChatOptions options, ILogger logger)
+    {
+        _socket = socket;
+        UserId = userId;
+        Username = username;
+        TokenId = tokenId;
+        _queueLimit = options.SendQueueLimit;
+        _maxFrameBytes = options.MaxFrameBytes;
+        _closeTimeout = options.CloseTimeout;
+        _maxInFlight = options.MaxInFlightSendsPerSocket;
+        _inFlight = new SemaphoreSlim(_maxInFlight, _maxInFlight);
+        _logger = logger;
+        _queue = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(_queueLimit)
+        {
+            SingleReader = true,
+            // Wait mode makes TryWrite return false when full, which is the "too slow" signal.
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public long UserId { get; }
+    public string Username { get; }
+    public long TokenId { get; }
+    public bool IsClosing => Volatile.Read(ref _closeStatus) != 0;
+
+    /// <summary>False once the server is shutting this socket down: new sends are no longer taken.</summary>
+    public bool AcceptingSends => _acceptingSends && !IsClosing;
+
+    public int QueuedFrames => _queue.Reader.Count;
+
+    /// <summary>Queues a frame without waiting. A full queue closes the socket (1008).</summary>
+    public bool Send(OutboundFrame frame)
+    {
+        if (IsClosing) return false;
+        // Past half full, shed what the client can live without; stored messages are never shed.
+        if (frame.Ephemeral && _queue.Reader.Count >= _queueLimit / 2) return false;
+        if (_queue.Writer.TryWrite(frame)) return true;
+        LogTooSlow(_logger, Username, _queueLimit);
+        Close(CloseCodes.PolicyViolation, "send queue overflow", drain: false);
+        return false;
+    }
+
+    /// <summary>
+    /// Queues a reply to this socket's own request (sync replay), waiting while the queue is past half
+    /// full so a large replay cannot starve live frames into an overflow.
+    /// </summary>
+    public async ValueTask<bool> SendReplyAsync(OutboundFrame frame, CancellationToken ct)
+    {
+        while (!IsClosing && _queue.Reader.Count >= _queueLimit / 2)
+            await Task.Delay(5, ct);
+        return Send(frame);
+    }
+
+    /// <summary>Starts closing. With <paramref name="drain"/> the frames already queued go out first.</summary>
+    public void Close(int status, string reason, bool drain)
+    {
+        if (Interlocked.CompareExchange(ref _closeStatus, status, 0) != 0) return;
+        _closeReason = reason;
+        if (!drain) _discardQueue = true;
+        _queue.Writer.TryComplete();
+    }
+
+    /// <summary>Graceful shutdown: stop taking sends, let those in flight be acknowledged, then close after the queue drains.</summary>
+    public async Task CloseGracefullyAsync(int status, string reason, TimeSpan timeout)
+    {
+        _acceptingSends = false;
+        var deadline = DateTime.UtcNow + timeout;
+        while (_inFlight.CurrentCount < _maxInFlight && DateTime.UtcNow < deadline)
+            await Task.Delay(10);
+        Close(status, reason, drain: true);
+    }
+
+    /// <summary>Waits for room to start one more concurrent send; the receive loop stops reading meanwhile (backpressure).</summary>
+    public Task BeginSendAsync(CancellationToken ct) => _inFlight.WaitAsync(ct);
+
+    public void EndSend() => _inFlight.Release();
+
+    /// <summary>Runs both loops until the socket is closed; <paramref name="preamble"/> frames go out before anything queued.</summary>
+    public async Task RunAsync(Task<IReadOnlyList<OutboundFrame>> preamble, Func<ChatConnection, ReadOnlyMemory<byte>, ValueTask> onFrame, CancellationToken aborted)
+    {
+        var writer = WriteLoopAsync(preamble);
+        var reader = ReceiveLoopAsync(onFrame, aborted);
+        var first = await Task.WhenAny(reader, writer);
+        if (first == reader)
+        {
+            // The peer closed (or the read failed): nothing more to send; answer its close.
+            Close(1000, "", drain: false);
+        }
+        // Whichever loop is left gets the close timeout, then the socket is aborted (SignalR does the same).
+        var rest = first == reader ? writer : reader;
+        if (await Task.WhenAny(rest, Task.Delay(_closeTimeout, CancellationToken.None)) != rest)
+            _socket.Abort();
+        try { await Task.WhenAll(reader, writer); } catch { /* both loops log their own faults */ }
+    }
+
+    private async Task WriteLoopAsync(Task<IReadOnlyList<OutboundFrame>> preamble)
+    {
+        try
+        {
+            foreach (var frame in await preamble)
+                await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, true, CancellationToken.None);
+
+            var reader = _queue.Reader;
+            while (await reader.WaitToReadAsync())
+            {
+                while (!_discardQueue && reader.TryRead(out var frame))
+                    await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, true, CancellationToken.None);
+                if (_discardQueue) break;
+            }
+
+            var status = Volatile.Read(ref _closeStatus);
+            if (status != 0 && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+            {
+                using var timeout = new CancellationTokenSource(_closeTimeout);
+                await _socket.CloseOutputAsync((WebSocketCloseStatus)status, _closeReason, timeout.Token);
+            }
+        }
+        catch (Exception e)
+        {
+            // Includes a failed preamble (database down): the socket cannot be served, so drop it.
+            LogSendEnded(_logger, e.GetType().Name);
+            _socket.Abort();
+        }
+        finally
+        {
+            Close(1000, "", drain: false);
+        }
+    }
+
+    private async Task ReceiveLoopAsync(Func<ChatConnection, ReadOnlyMemory<byte>, ValueTask> onFrame, CancellationToken aborted)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
+        var count = 0;
+        try
+        {
+            while (true)
+            {
+                if (count == buffer.Length)
+                {
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxFrameBytes + 1));
+                    buffer.AsSpan(0, count).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = bigger;
+                }
+
+                var result = await _socket.ReceiveAsync(buffer.AsMemory(count), aborted);
+                if (result.MessageType == WebSocketMessageType.Close) return;
+                if (IsClosing)
+                {
+                    // We already sent our close; read on only to see the peer's.
+                    count = 0;
+                    continue;
+                }
+                if (result.MessageType == WebSocketMessageType.Binary)
+                {
+                    Close(CloseCodes.UnsupportedData, "binary messages are not supported", drain: false);
+                    count = 0;
+                    continue;
+                }
+                count += result.Count;
+                if (count > _maxFrameBytes)
+                {
+                    Close(CloseCodes.MessageTooBig, "message too big", drain: false);
+                    count = 0;
+                    continue;
+                }
+                if (!result.EndOfMessage) continue;
+
+                var message = buffer.AsMemory(0, count);
+                count = 0;
+                if (!Utf8.IsValid(message.Span))
+                {
+                    Close(CloseCodes.InvalidPayload, "invalid UTF-8", drain: false);
+                    continue;
+                }
+                await onFrame(this, message);
+
+                if (buffer.Length > InitialReceiveBuffer)
+                {
+                    // Do not let one large message pin a large buffer for the life of an idle socket.
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
+                }
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            LogReceiveEnded(_logger, e.GetType().Name);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing a socket of {Username}: its send queue passed {Limit} frames")]
+    private static partial void LogTooSlow(ILogger logger, string username, int limit);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Send loop ended: {Reason}")]
+    private static partial void LogSendEnded(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Receive loop ended: {Reason}")]
+    private static partial void LogReceiveEnded(ILogger logger, string reason);
+}

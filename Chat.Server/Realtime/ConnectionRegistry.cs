@@ -1,0 +1,84 @@
+using System.Collections.Concurrent;
+
+namespace Chat.Server.Realtime;
+
+/// <summary>
+/// The seed's <c>chat_&lt;username&gt;</c> rooms: user id (usernames are unique ignoring case) to every open socket of that user.
+/// Readers see an immutable array, so sending never takes a lock.
+/// </summary>
+public sealed class ConnectionRegistry
+{
+    private readonly ConcurrentDictionary<long, UserSockets> _users = new();
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Adds a socket; true when it is the user's first (the user just came online).</summary>
+    public bool Add(ChatConnection connection)
+    {
+        while (true)
+        {
+            var entry = _users.GetOrAdd(connection.UserId, static _ => new UserSockets());
+            lock (entry)
+            {
+                if (entry.Removed) continue;
+                entry.Sockets = [.. entry.Sockets, connection];
+                Interlocked.Increment(ref _count);
+                return entry.Sockets.Length == 1;
+            }
+        }
+    }
+
+    /// <summary>Removes a socket; true when it was the user's last (the user just went offline).</summary>
+    public bool Remove(ChatConnection connection)
+    {
+        if (!_users.TryGetValue(connection.UserId, out var entry)) return false;
+        lock (entry)
+        {
+            var index = Array.IndexOf(entry.Sockets, connection);
+            if (index < 0) return false;
+            entry.Sockets = [.. entry.Sockets[..index], .. entry.Sockets[(index + 1)..]];
+            Interlocked.Decrement(ref _count);
+            if (entry.Sockets.Length > 0) return false;
+            entry.Removed = true;
+            _users.TryRemove(new KeyValuePair<long, UserSockets>(connection.UserId, entry));
+            return true;
+        }
+    }
+
+    public bool IsOnline(long userId) => _users.TryGetValue(userId, out var entry) && entry.Sockets.Length > 0;
+
+    public IReadOnlyList<ChatConnection> SocketsOf(long userId) =>
+        _users.TryGetValue(userId, out var entry) ? entry.Sockets : [];
+
+    public void SendToUser(long userId, OutboundFrame frame)
+    {
+        if (!_users.TryGetValue(userId, out var entry)) return;
+        foreach (var socket in entry.Sockets) socket.Send(frame);
+    }
+
+    /// <summary>Closes the sockets that were opened with a token (logout).</summary>
+    public void CloseToken(long userId, long tokenId, int status, string reason)
+    {
+        foreach (var socket in SocketsOf(userId))
+            if (socket.TokenId == tokenId) socket.Close(status, reason, drain: false);
+    }
+
+    public IEnumerable<ChatConnection> All() => _users.Values.SelectMany(e => e.Sockets);
+
+    /// <summary>Set once the host is stopping; sockets that open after it are closed at once with 1001.</summary>
+    public bool IsShuttingDown { get; private set; }
+
+    /// <summary>Closes every socket with 1001 after its in-flight sends are acknowledged.</summary>
+    public Task ShutdownAsync(TimeSpan timeout)
+    {
+        IsShuttingDown = true;
+        return Task.WhenAll(All().ToList().Select(c => c.CloseGracefullyAsync(Chat.Protocol.CloseCodes.GoingAway, "server shutting down", timeout)));
+    }
+
+    private sealed class UserSockets
+    {
+        public volatile ChatConnection[] Sockets = [];
+        public bool Removed;
+    }
+}

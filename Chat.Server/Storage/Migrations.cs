@@ -1,0 +1,114 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Chat.Server.Storage;
+
+/// <summary>
+/// Versioned schema migrations, applied in order at start-up, each exactly once (recorded in <c>schema_version</c>).
+/// The SQL sticks to what PostgreSQL also accepts, apart from the id column types.
+/// </summary>
+public static partial class Migrations
+{
+    // Append only: a migration that has shipped is never edited.
+    internal static readonly string[] Steps =
+    [
+        // 1: the core schema.
+        """
+        CREATE TABLE users (
+            id              INTEGER PRIMARY KEY AUTOINCREMENT,
+            username        TEXT    NOT NULL,
+            username_norm   TEXT    NOT NULL UNIQUE,
+            password_hash   TEXT    NOT NULL,
+            full_name       TEXT    NOT NULL DEFAULT '',
+            email           TEXT    NOT NULL DEFAULT '',
+            email_norm      TEXT    NOT NULL DEFAULT '',
+            avatar_version  INTEGER NOT NULL DEFAULT 0,
+            created_at      INTEGER NOT NULL
+        );
+        CREATE INDEX ix_users_email ON users (email_norm);
+
+        -- Prefix search on username, whole full name and each word of it, by index range scan.
+        CREATE TABLE user_search_terms (
+            term     TEXT    NOT NULL,
+            user_id  INTEGER NOT NULL REFERENCES users (id),
+            PRIMARY KEY (term, user_id)
+        );
+        CREATE INDEX ix_user_search_terms_user ON user_search_terms (user_id);
+
+        CREATE TABLE avatars (
+            user_id       INTEGER PRIMARY KEY REFERENCES users (id),
+            content_type  TEXT    NOT NULL,
+            data          BLOB    NOT NULL
+        );
+
+        CREATE TABLE tokens (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id     INTEGER NOT NULL REFERENCES users (id),
+            token_hash  BLOB    NOT NULL UNIQUE,
+            created_at  INTEGER NOT NULL,
+            expires_at  INTEGER NOT NULL,
+            revoked_at  INTEGER
+        );
+
+        -- One row per unordered pair: user_a < user_b, unique.
+        CREATE TABLE conversations (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_a      INTEGER NOT NULL REFERENCES users (id),
+            user_b      INTEGER NOT NULL REFERENCES users (id),
+            created_at  INTEGER NOT NULL,
+            CHECK (user_a < user_b),
+            UNIQUE (user_a, user_b)
+        );
+
+        -- Each participant's view of a conversation: what the sidebar needs without scanning messages.
+        CREATE TABLE conversation_members (
+            user_id          INTEGER NOT NULL REFERENCES users (id),
+            conversation_id  INTEGER NOT NULL REFERENCES conversations (id),
+            other_user_id    INTEGER NOT NULL REFERENCES users (id),
+            last_message_id  INTEGER NOT NULL DEFAULT 0,
+            read_up_to       INTEGER NOT NULL DEFAULT 0,
+            unread_count     INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (user_id, conversation_id)
+        );
+        CREATE INDEX ix_conversation_members_activity ON conversation_members (user_id, last_message_id DESC);
+        CREATE UNIQUE INDEX ix_conversation_members_pair ON conversation_members (user_id, other_user_id);
+
+        -- AUTOINCREMENT: ids only ever grow, never reused, so clients can sync from the last one seen.
+        CREATE TABLE messages (
+            id                   INTEGER PRIMARY KEY AUTOINCREMENT,
+            conversation_id      INTEGER NOT NULL REFERENCES conversations (id),
+            sender_id            INTEGER NOT NULL REFERENCES users (id),
+            receiver_id          INTEGER NOT NULL REFERENCES users (id),
+            body                 TEXT    NOT NULL,
+            created_at           INTEGER NOT NULL,
+            is_new_conversation  INTEGER NOT NULL,
+            client_msg_id        TEXT
+        );
+        CREATE INDEX ix_messages_conversation ON messages (conversation_id, id);
+        CREATE INDEX ix_messages_sender ON messages (sender_id, id);
+        CREATE INDEX ix_messages_receiver ON messages (receiver_id, id);
+        CREATE UNIQUE INDEX ix_messages_client_msg_id ON messages (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL;
+        """,
+    ];
+
+    public static int Apply(SqliteConnection connection, ILogger logger)
+    {
+        // WAL lets readers run beside the single writer; the mode is stored in the file.
+        connection.Execute("PRAGMA journal_mode=WAL;");
+        connection.Execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);");
+        var current = connection.ExecuteScalar<long?>("SELECT MAX(version) FROM schema_version") ?? 0;
+        for (var version = (int)current + 1; version <= Steps.Length; version++)
+        {
+            using var tx = connection.BeginTransaction();
+            connection.Execute(Steps[version - 1], transaction: tx);
+            connection.Execute("INSERT INTO schema_version (version, applied_at) VALUES (@version, @now)",
+                new { version, now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() }, tx);
+            tx.Commit();
+            LogApplied(logger, version);
+        }
+        return Steps.Length;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Applied schema migration {Version}")]
+    private static partial void LogApplied(ILogger logger, int version);
+}

@@ -1,0 +1,66 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Chat.Server.Storage;
+
+/// <summary>Opens configured SQLite connections. Reads use the provider's connection pool; the writer keeps its own.</summary>
+public sealed class SqliteDatabase
+{
+    private readonly string _connectionString;
+    private readonly string _pragmas;
+
+    public SqliteDatabase(IConfiguration configuration, IOptions<ChatOptions> options)
+    {
+        var builder = new SqliteConnectionStringBuilder(configuration.GetConnectionString("Chat") ?? "Data Source=chat.db")
+        {
+            Pooling = true,
+            // Busy waits happen inside the provider, bounded by this (seconds).
+            DefaultTimeout = 10,
+        };
+        if (builder.Mode == SqliteOpenMode.ReadWriteCreate && !string.IsNullOrEmpty(builder.DataSource) && builder.DataSource != ":memory:")
+        {
+            var dir = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
+            if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+        }
+        _connectionString = builder.ToString();
+        DataSource = builder.DataSource;
+        // synchronous=FULL fsyncs the WAL on every commit, so a committed (and so acknowledged)
+        // message survives power loss; NORMAL survives a process crash only. Group commit keeps FULL cheap.
+        _pragmas = $"PRAGMA foreign_keys=ON; PRAGMA synchronous={options.Value.Synchronous.ToUpperInvariant()}; PRAGMA busy_timeout=10000;";
+    }
+
+    public string DataSource { get; }
+
+    public SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            connection.Open();
+            connection.Execute(_pragmas);
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public async Task<SqliteConnection> OpenAsync(CancellationToken ct = default)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(ct);
+            await connection.ExecuteAsync(_pragmas);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,190 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Chat.Server.Storage;
+
+public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
+{
+    private const string UserColumns = "id, username, full_name, email, avatar_version";
+
+    public static string Normalize(string value) => value.ToLowerInvariant();
+
+    public async Task<UserRow?> CreateAsync(string username, string passwordHash, string fullName, string email, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        try
+        {
+            var id = await connection.ExecuteScalarAsync<long>(
+                """
+                INSERT INTO users (username, username_norm, password_hash, full_name, email, email_norm, created_at)
+                VALUES (@username, @norm, @passwordHash, @fullName, @email, @emailNorm, @now)
+                RETURNING id
+                """,
+                new { username, norm = Normalize(username), passwordHash, fullName, email, emailNorm = Normalize(email), now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() }, tx);
+            await WriteSearchTermsAsync(connection, tx, id, username, fullName);
+            await tx.CommitAsync(ct);
+            return new UserRow { Id = id, Username = username, FullName = fullName, Email = email };
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT */)
+        {
+            return null;
+        }
+    }
+
+    public async Task<UserRow?> FindByIdAsync(long id, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<UserRow>($"SELECT {UserColumns} FROM users WHERE id = @id", new { id });
+    }
+
+    public async Task<UserRow?> FindByUsernameAsync(string username, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<UserRow>($"SELECT {UserColumns} FROM users WHERE username_norm = @norm", new { norm = Normalize(username) });
+    }
+
+    public async Task<(UserRow User, string PasswordHash)?> FindCredentialsAsync(string username, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<CredentialRow>(
+            $"SELECT {UserColumns}, password_hash FROM users WHERE username_norm = @norm", new { norm = Normalize(username) });
+        return row is null ? null : (row, row.PasswordHash);
+    }
+
+    public async Task<UserRow> UpdateProfileAsync(long id, string? fullName, string? email, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var user = await connection.QuerySingleAsync<UserRow>(
+            $"""
+            UPDATE users SET
+                full_name = COALESCE(@fullName, full_name),
+                email = COALESCE(@email, email),
+                email_norm = COALESCE(@emailNorm, email_norm)
+            WHERE id = @id
+            RETURNING {UserColumns}
+            """,
+            new { id, fullName, email, emailNorm = email is null ? null : Normalize(email) }, tx);
+        if (fullName is not null)
+        {
+            await connection.ExecuteAsync("DELETE FROM user_search_terms WHERE user_id = @id", new { id }, tx);
+            await WriteSearchTermsAsync(connection, tx, id, user.Username, user.FullName);
+        }
+        await tx.CommitAsync(ct);
+        return user;
+    }
+
+    public async Task<IReadOnlyList<UserRow>> SearchAsync(long searcherId, string query, int limit, CancellationToken ct)
+    {
+        var q = Normalize(query);
+        await using var connection = await db.OpenAsync(ct);
+        // Every indexed term that starts with q lies in [q, q + U+10FFFF): an index range scan, no LIKE escaping.
+        var rows = await connection.QueryAsync<UserRow>(
+            $"""
+            SELECT {UserColumns} FROM users
+            WHERE id <> @searcherId
+              AND (id IN (SELECT user_id FROM user_search_terms WHERE term >= @q AND term < @upper)
+                   OR email_norm = @q)
+            ORDER BY username_norm
+            LIMIT @limit
+            """,
+            new { searcherId, q, upper = q + char.ConvertFromUtf32(0x10FFFF), limit });
+        return rows.AsList();
+    }
+
+    public async Task<UserRow> SetAvatarAsync(long id, string contentType, byte[] data, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync(
+            """
+            INSERT INTO avatars (user_id, content_type, data) VALUES (@id, @contentType, @data)
+            ON CONFLICT (user_id) DO UPDATE SET content_type = excluded.content_type, data = excluded.data
+            """,
+            new { id, contentType, data }, tx);
+        var user = await connection.QuerySingleAsync<UserRow>(
+            $"UPDATE users SET avatar_version = ABS(avatar_version) + 1 WHERE id = @id RETURNING {UserColumns}", new { id }, tx);
+        await tx.CommitAsync(ct);
+        return user;
+    }
+
+    public async Task<UserRow> DeleteAvatarAsync(long id, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync("DELETE FROM avatars WHERE user_id = @id", new { id }, tx);
+        // A non-positive avatar_version means "no picture". Negating (not zeroing) keeps the counter,
+        // so the next upload gets a version no client has cached.
+        var user = await connection.QuerySingleAsync<UserRow>(
+            $"UPDATE users SET avatar_version = -ABS(avatar_version) WHERE id = @id RETURNING {UserColumns}", new { id }, tx);
+        await tx.CommitAsync(ct);
+        return user;
+    }
+
+    public async Task<(string ContentType, byte[] Data, long Version)?> GetAvatarAsync(string username, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<AvatarRow>(
+            """
+            SELECT a.content_type, a.data, u.avatar_version AS version
+            FROM users u JOIN avatars a ON a.user_id = u.id
+            WHERE u.username_norm = @norm
+            """,
+            new { norm = Normalize(username) });
+        return row is null ? null : (row.ContentType, row.Data, row.Version);
+    }
+
+    public async Task<long> CreateAsync(long userId, byte[] tokenHash, DateTimeOffset expiresAt, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<long>(
+            "INSERT INTO tokens (user_id, token_hash, created_at, expires_at) VALUES (@userId, @tokenHash, @now, @expires) RETURNING id",
+            new { userId, tokenHash, now = DateTimeOffset.UtcNow.ToUnixTimeSeconds(), expires = expiresAt.ToUnixTimeSeconds() });
+    }
+
+    public async Task<TokenRow?> FindAsync(byte[] tokenHash, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<TokenRow>(
+            "SELECT id, user_id, expires_at, revoked_at FROM tokens WHERE token_hash = @tokenHash", new { tokenHash });
+    }
+
+    public async Task RevokeAsync(long tokenId, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        await connection.ExecuteAsync("UPDATE tokens SET revoked_at = @now WHERE id = @tokenId AND revoked_at IS NULL",
+            new { tokenId, now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() });
+    }
+
+    private static async Task WriteSearchTermsAsync(SqliteConnection connection, System.Data.Common.DbTransaction tx, long userId, string username, string fullName)
+    {
+        var terms = new HashSet<string>(StringComparer.Ordinal) { Normalize(username) };
+        var name = Normalize(fullName.Trim());
+        if (name.Length > 0)
+        {
+            terms.Add(name);
+            foreach (var word in name.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)) terms.Add(word);
+        }
+        foreach (var term in terms)
+            await connection.ExecuteAsync("INSERT INTO user_search_terms (term, user_id) VALUES (@term, @userId)", new { term, userId }, tx);
+    }
+
+    private sealed class CredentialRow
+    {
+        public long Id { get; set; }
+        public string Username { get; set; } = "";
+        public string FullName { get; set; } = "";
+        public string Email { get; set; } = "";
+        public long AvatarVersion { get; set; }
+        public string PasswordHash { get; set; } = "";
+        public static implicit operator UserRow(CredentialRow r) => new() { Id = r.Id, Username = r.Username, FullName = r.FullName, Email = r.Email, AvatarVersion = r.AvatarVersion };
+    }
+
+    private sealed class AvatarRow
+    {
+        public string ContentType { get; set; } = "";
+        public byte[] Data { get; set; } = [];
+        public long Version { get; set; }
+    }
+}

@@ -1,0 +1,114 @@
+using System.Net.Http.Headers;
+using Chat.Protocol;
+using Chat.Protocol.Http;
+using Chat.Server.Auth;
+using Chat.Server.Infrastructure;
+using Chat.Server.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Chat.Server.Users;
+
+internal static class UserEndpoints
+{
+    public const int DefaultSearchLimit = 20;
+    public const int MaxSearchLimit = 50;
+
+    public static IEndpointRouteBuilder MapUsers(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/users").WithTags("Users");
+
+        group.MapGet("/me", async (HttpContext http, IUserStore users, CancellationToken ct) =>
+            TypedResults.Json((await Me(http, users, ct)).ToDto(), ChatJsonContext.Default.UserDto))
+            .RequireAuthorization()
+            .Produces<UserDto>()
+            .ProducesProblem(401);
+
+        group.MapPatch("/me", async (HttpContext http, IUserStore users, CancellationToken ct) =>
+        {
+            var body = await JsonBody.ReadAsync(http.Request, ChatJsonContext.Default.UpdateProfileRequest);
+            var fullName = body.FullName is null ? null : Validation.FullName(body.FullName);
+            var email = body.Email is null ? null : Validation.Email(body.Email);
+            var user = await users.UpdateProfileAsync(http.User.UserId(), fullName, email, ct);
+            return TypedResults.Json(user.ToDto(), ChatJsonContext.Default.UserDto);
+        })
+        .RequireAuthorization()
+        .Accepts<UpdateProfileRequest>("application/json")
+        .Produces<UserDto>()
+        .ProducesProblem(400)
+        .ProducesProblem(401);
+
+        group.MapGet("/search", async (HttpContext http, IUserStore users, CancellationToken ct) =>
+        {
+            if (!http.Request.Query.TryGetValue("q", out var q))
+                throw ChatException.BadRequest("Query parameter 'q' is required.");
+            var limit = Query.Limit(http.Request, DefaultSearchLimit, MaxSearchLimit);
+            var results = await users.SearchAsync(http.User.UserId(), q.ToString(), limit, ct);
+            return TypedResults.Json(new SearchResponse(results.Select(u => u.ToDto()).ToList()), ChatJsonContext.Default.SearchResponse);
+        })
+        .RequireAuthorization()
+        .Produces<SearchResponse>()
+        .ProducesProblem(400)
+        .ProducesProblem(401);
+
+        group.MapPut("/me/avatar", async (HttpContext http, IUserStore users, IOptions<ChatOptions> options, CancellationToken ct) =>
+        {
+            var max = options.Value.MaxAvatarBytes;
+            if (!MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var media) || media.MediaType is null
+                || !ImageSignature.SupportedTypes.Contains(media.MediaType))
+                throw new ChatException(415, ErrorCodes.UnsupportedMediaType, "Content-Type must be image/png, image/jpeg, image/gif or image/webp.");
+            if (http.Request.ContentLength > max) throw TooLarge(max);
+            var data = await ReadBoundedAsync(http.Request.Body, max, ct) ?? throw TooLarge(max);
+            var type = media.MediaType.ToLowerInvariant();
+            if (!ImageSignature.Matches(type, data))
+                throw new ChatException(415, ErrorCodes.UnsupportedMediaType, $"The body is not a {type} image.");
+            var user = await users.SetAvatarAsync(http.User.UserId(), type, data, ct);
+            return TypedResults.Json(user.ToDto(), ChatJsonContext.Default.UserDto);
+        })
+        .RequireAuthorization()
+        .Accepts<byte[]>("image/png", "image/jpeg", "image/gif", "image/webp")
+        .Produces<UserDto>()
+        .ProducesProblem(401)
+        .ProducesProblem(413)
+        .ProducesProblem(415);
+
+        group.MapDelete("/me/avatar", async (HttpContext http, IUserStore users, CancellationToken ct) =>
+            TypedResults.Json((await users.DeleteAvatarAsync(http.User.UserId(), ct)).ToDto(), ChatJsonContext.Default.UserDto))
+            .RequireAuthorization()
+            .Produces<UserDto>()
+            .ProducesProblem(401);
+
+        // No auth: <img src> cannot send a bearer token.
+        group.MapGet("/{username}/avatar", async (string username, HttpContext http, IUserStore users, CancellationToken ct) =>
+        {
+            var avatar = await users.GetAvatarAsync(username, ct) ?? throw ChatException.NotFound("No avatar.");
+            http.Response.Headers.XContentTypeOptions = "nosniff";
+            http.Response.Headers.ContentSecurityPolicy = "default-src 'none'";
+            http.Response.Headers.CacheControl = "public, max-age=300";
+            http.Response.Headers.ETag = $"\"{avatar.Version}\"";
+            return TypedResults.Bytes(avatar.Data, avatar.ContentType);
+        })
+        .Produces(200, contentType: "image/png")
+        .ProducesProblem(404);
+
+        return app;
+    }
+
+    private static async Task<UserRow> Me(HttpContext http, IUserStore users, CancellationToken ct) =>
+        await users.FindByIdAsync(http.User.UserId(), ct) ?? throw new ChatException(401, ErrorCodes.Unauthorized, "Unknown user.");
+
+    private static ChatException TooLarge(int max) => new(413, ErrorCodes.TooLarge, $"Avatars are limited to {max} bytes.");
+
+    /// <summary>Reads at most <paramref name="max"/> bytes; null when the body is longer.</summary>
+    private static async Task<byte[]?> ReadBoundedAsync(Stream body, int max, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await body.ReadAsync(chunk, ct)) > 0)
+        {
+            if (buffer.Length + read > max) return null;
+            buffer.Write(chunk, 0, read);
+        }
+        return buffer.ToArray();
+    }
+}
