@@ -13,6 +13,8 @@ public static class CloseCodes
     public const int PolicyViolation = 1008;
     /// <summary>A message exceeded <c>Chat:MaxFrameBytes</c>.</summary>
     public const int MessageTooBig = 1009;
+    /// <summary>The user already has <c>Chat:MaxSocketsPerUser</c> sockets open; this one is refused.</summary>
+    public const int TryAgainLater = 1013;
     /// <summary>Unexpected server fault.</summary>
     public const int InternalError = 1011;
 }

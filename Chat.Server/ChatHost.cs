@@ -69,6 +69,7 @@ public static partial class ChatHost
         services.AddSingleton<IPasswordHasher<UserRow>, PasswordHasher<UserRow>>();
         services.AddSingleton<PasswordService>();
         services.AddSingleton<TokenService>();
+        services.AddSingleton<LoginThrottle>();
 
         // Messaging and realtime
         services.AddSingleton<SendRateLimiter>();
@@ -115,11 +116,14 @@ public static partial class ChatHost
         {
             await using var connection = await db.OpenAsync(ct);
             await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM schema_version");
+            // Readers keep working while another process holds the write lock, so probe the lock too:
+            // a server that cannot commit is not healthy.
+            await connection.ExecuteAsync("PRAGMA busy_timeout=1000; BEGIN IMMEDIATE; ROLLBACK;", commandTimeout: 1);
             return TypedResults.Text("{\"status\":\"healthy\"}", "application/json");
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            return Problems.Create(503, ErrorCodes.Internal, "The database cannot be reached.");
+            return Problems.Create(503, ErrorCodes.Internal, "The database cannot be reached or is locked.");
         }
     }
 }

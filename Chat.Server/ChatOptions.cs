@@ -52,8 +52,35 @@ public sealed class ChatOptions
     [RegularExpression("^(?i)(FULL|NORMAL|EXTRA)$")]
     public string Synchronous { get; set; } = "FULL";
 
+    /// <summary>How long a write waits for a database lock held by another process before it fails with <c>internal</c>. The default is 5 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
+    public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Most sockets one user may have open; one more is closed at once with 1013 (try again later). The default is 10.</summary>
+    [Range(1, 10_000)]
+    public int MaxSocketsPerUser { get; set; } = 10;
+
     [ValidateObjectMembers]
     public RateLimitOptions RateLimit { get; set; } = new();
+
+    [ValidateObjectMembers]
+    public LoginThrottleOptions LoginThrottle { get; set; } = new();
+}
+
+/// <summary>Failed logins allowed per window before further attempts get 429, per username and per client address.</summary>
+public sealed class LoginThrottleOptions
+{
+    /// <summary>Failed logins per username per window. The default is 10.</summary>
+    [Range(1, 1_000_000)]
+    public int FailuresPerUsername { get; set; } = 10;
+
+    /// <summary>Failed logins per client address per window. The default is 50.</summary>
+    [Range(1, 1_000_000)]
+    public int FailuresPerAddress { get; set; } = 50;
+
+    /// <summary>The counting window. The default is 5 minutes.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>Per-user send rate, counted over WebSocket and HTTP together.</summary>

@@ -30,19 +30,25 @@ internal static class AuthEndpoints
         .ProducesProblem(400)
         .ProducesProblem(409);
 
-        group.MapPost("/login", async (HttpRequest request, IUserStore users, PasswordService passwords, TokenService tokens, CancellationToken ct) =>
+        group.MapPost("/login", async (HttpRequest request, IUserStore users, PasswordService passwords, TokenService tokens, LoginThrottle throttle, CancellationToken ct) =>
         {
             var body = await JsonBody.ReadAsync(request, ChatJsonContext.Default.LoginRequest);
+            var address = request.HttpContext.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+            throttle.EnsureAllowed(body.Username, address);
             var found = await users.FindCredentialsAsync(body.Username, ct);
             if (!passwords.Verify(found?.PasswordHash, body.Password))
+            {
+                throttle.RecordFailure(body.Username, address);
                 throw new ChatException(401, ErrorCodes.InvalidCredentials, "Wrong username or password.");
+            }
             var token = await tokens.IssueAsync(found!.Value.User.Id, ct);
             return TypedResults.Json(new AuthResponse(token, found.Value.User.ToDto()), ChatJsonContext.Default.AuthResponse);
         })
         .Accepts<LoginRequest>("application/json")
         .Produces<AuthResponse>()
         .ProducesProblem(400)
-        .ProducesProblem(401);
+        .ProducesProblem(401)
+        .ProducesProblem(429);
 
         group.MapPost("/logout", async (HttpContext http, TokenService tokens, ConnectionRegistry registry, CancellationToken ct) =>
         {

@@ -20,6 +20,7 @@ public sealed class TokenAuthenticationHandler(
 {
     public const string SchemeName = "Bearer";
     public const string TokenIdClaim = "tid";
+    public const string ExpiresClaim = "exp";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -28,7 +29,11 @@ public sealed class TokenAuthenticationHandler(
         var row = await tokens.ResolveAsync(token, Context.RequestAborted);
         if (row is null) return AuthenticateResult.Fail("Invalid token.");
         var identity = new ClaimsIdentity(
-            [new Claim(ClaimTypes.NameIdentifier, row.UserId.ToString()), new Claim(TokenIdClaim, row.Id.ToString())],
+            [
+                new Claim(ClaimTypes.NameIdentifier, row.UserId.ToString()),
+                new Claim(TokenIdClaim, row.Id.ToString()),
+                new Claim(ExpiresClaim, row.ExpiresAt.ToString()),
+            ],
             SchemeName);
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
     }
@@ -57,4 +62,6 @@ public static class CallerExtensions
 {
     public static long UserId(this ClaimsPrincipal user) => long.Parse(user.FindFirstValue(ClaimTypes.NameIdentifier)!);
     public static long TokenId(this ClaimsPrincipal user) => long.Parse(user.FindFirstValue(TokenAuthenticationHandler.TokenIdClaim)!);
+    public static DateTimeOffset TokenExpires(this ClaimsPrincipal user) =>
+        DateTimeOffset.FromUnixTimeSeconds(long.Parse(user.FindFirstValue(TokenAuthenticationHandler.ExpiresClaim)!));
 }

@@ -45,10 +45,24 @@ internal static partial class WebSocketEndpoint
             KeepAliveTimeout = o.KeepAliveTimeout,
         });
         var logger = loggers.CreateLogger<ChatConnection>();
+
+        if (registry.SocketsOf(user.Id).Count >= o.MaxSocketsPerUser)
+        {
+            // The new socket is refused, not an old one: a reconnect loop must not knock out live devices.
+            LogTooManySockets(logger, user.Username, o.MaxSocketsPerUser);
+            using var timeout = new CancellationTokenSource(o.CloseTimeout);
+            try { await socket.CloseAsync((System.Net.WebSockets.WebSocketCloseStatus)CloseCodes.TryAgainLater, "too many sockets", timeout.Token); }
+            catch (Exception e) when (e is System.Net.WebSockets.WebSocketException or OperationCanceledException) { socket.Abort(); }
+            return Results.Empty;
+        }
         var connection = new ChatConnection(socket, user.Id, user.Username, auth.Principal.TokenId(), o, logger);
 
         // Register first, then read last_message_id: a message committed in between is both counted and
         // queued, never missed. Frames queued meanwhile wait behind the preamble (connected, presence).
+        // A socket lives no longer than the token it was opened with.
+        using var expiry = new CancellationTokenSource(Clamp(auth.Principal.TokenExpires() - DateTimeOffset.UtcNow));
+        using var onExpiry = expiry.Token.Register(() => connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false));
+
         var first = registry.Add(connection);
         if (registry.IsShuttingDown) connection.Close(CloseCodes.GoingAway, "server shutting down", drain: true);
         LogConnected(logger, user.Username, registry.Count);
@@ -74,6 +88,12 @@ internal static partial class WebSocketEndpoint
         frames.AddRange(await presence.SnapshotAsync(user.Id, ct));
         return frames;
     }
+
+    private static TimeSpan Clamp(TimeSpan delay) =>
+        delay <= TimeSpan.Zero ? TimeSpan.FromMilliseconds(1) : delay > TimeSpan.FromDays(24) ? TimeSpan.FromDays(24) : delay;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a socket of {Username}: already {Max} open")]
+    private static partial void LogTooManySockets(ILogger logger, string username, int max);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Socket opened for {Username}; {Count} open")]
     private static partial void LogConnected(ILogger logger, string username, int count);

@@ -16,7 +16,7 @@ public sealed class SqliteDatabase
         {
             Pooling = true,
             // Busy waits happen inside the provider, bounded by this (seconds).
-            DefaultTimeout = 10,
+            DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.Value.BusyTimeout.TotalSeconds)),
         };
         if (builder.Mode == SqliteOpenMode.ReadWriteCreate && !string.IsNullOrEmpty(builder.DataSource) && builder.DataSource != ":memory:")
         {
@@ -27,7 +27,7 @@ public sealed class SqliteDatabase
         DataSource = builder.DataSource;
         // synchronous=FULL fsyncs the WAL on every commit, so a committed (and so acknowledged)
         // message survives power loss; NORMAL survives a process crash only. Group commit keeps FULL cheap.
-        _pragmas = $"PRAGMA foreign_keys=ON; PRAGMA synchronous={options.Value.Synchronous.ToUpperInvariant()}; PRAGMA busy_timeout=10000;";
+        _pragmas = $"PRAGMA foreign_keys=ON; PRAGMA synchronous={options.Value.Synchronous.ToUpperInvariant()}; PRAGMA busy_timeout={(int)options.Value.BusyTimeout.TotalMilliseconds};";
     }
 
     public string DataSource { get; }
