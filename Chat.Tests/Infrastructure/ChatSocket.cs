@@ -33,7 +33,7 @@ public sealed class ChatSocket : IAsyncDisposable
 
     private async Task ReadLoopAsync()
     {
-        var buffer = new byte[1 << 20];
+        var buffer = new byte[16 * 1024];
         try
         {
             while (true)
@@ -42,6 +42,7 @@ public sealed class ChatSocket : IAsyncDisposable
                 ValueWebSocketReceiveResult result;
                 do
                 {
+                    if (count == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2);
                     result = await Socket.ReceiveAsync(buffer.AsMemory(count), CancellationToken.None);
                     count += result.Count;
                 } while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
