@@ -58,7 +58,7 @@ public static partial class ChatHost
         // Storage
         services.AddSingleton<SqliteDatabase>();
         services.AddSingleton<SqliteUserStore>();
-        services.AddSingleton<IUserStore>(sp => sp.GetRequiredService<SqliteUserStore>());
+        services.AddSingleton<IUserStore>(sp => new CachingUserStore(sp.GetRequiredService<SqliteUserStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ITokenStore>(sp => sp.GetRequiredService<SqliteUserStore>());
         services.AddSingleton<IMessageStore, SqliteMessageStore>();
         services.AddSingleton<SqliteMessageWriter>();

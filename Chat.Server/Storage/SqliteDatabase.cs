@@ -8,7 +8,7 @@ namespace Chat.Server.Storage;
 public sealed class SqliteDatabase
 {
     private readonly string _connectionString;
-    private readonly string _pragmas;
+    private readonly string? _pragmas;
 
     public SqliteDatabase(IConfiguration configuration, IOptions<ChatOptions> options)
     {
@@ -17,6 +17,8 @@ public sealed class SqliteDatabase
             Pooling = true,
             // Busy waits happen inside the provider, bounded by this (seconds).
             DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.Value.BusyTimeout.TotalSeconds)),
+            // Applied once per physical connection by the provider, not on every open from the pool.
+            ForeignKeys = true,
         };
         if (builder.Mode == SqliteOpenMode.ReadWriteCreate && !string.IsNullOrEmpty(builder.DataSource) && builder.DataSource != ":memory:")
         {
@@ -27,7 +29,9 @@ public sealed class SqliteDatabase
         DataSource = builder.DataSource;
         // synchronous=FULL fsyncs the WAL on every commit, so a committed (and so acknowledged)
         // message survives power loss; NORMAL survives a process crash only. Group commit keeps FULL cheap.
-        _pragmas = $"PRAGMA foreign_keys=ON; PRAGMA synchronous={options.Value.Synchronous.ToUpperInvariant()}; PRAGMA busy_timeout={(int)options.Value.BusyTimeout.TotalMilliseconds};";
+        // FULL is SQLite's default, so the common case costs no statement per open.
+        var synchronous = options.Value.Synchronous.ToUpperInvariant();
+        _pragmas = synchronous == "FULL" ? null : $"PRAGMA synchronous={synchronous};";
     }
 
     public string DataSource { get; }
@@ -38,7 +42,7 @@ public sealed class SqliteDatabase
         try
         {
             connection.Open();
-            connection.Execute(_pragmas);
+            if (_pragmas is not null) connection.Execute(_pragmas);
             return connection;
         }
         catch
@@ -54,7 +58,7 @@ public sealed class SqliteDatabase
         try
         {
             await connection.OpenAsync(ct);
-            await connection.ExecuteAsync(_pragmas);
+            if (_pragmas is not null) await connection.ExecuteAsync(_pragmas);
             return connection;
         }
         catch

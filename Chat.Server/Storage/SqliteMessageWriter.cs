@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using Chat.Server.Infrastructure;
-using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -18,7 +17,7 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
     private readonly ILogger<SqliteMessageWriter> _logger;
     private readonly int _maxBatch;
     private readonly Channel<WriteOp> _queue;
-    private SqliteConnection? _connection;
+    private WriterSession? _session;
 
     public SqliteMessageWriter(SqliteDatabase db, ICommitListener listener, IOptions<ChatOptions> options, ILogger<SqliteMessageWriter> logger)
     {
@@ -79,39 +78,32 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
             Commit(batch);
             batch.Clear();
         }
-        _connection?.Dispose();
+        ResetSession();
     }
 
     private void Commit(List<WriteOp> batch)
     {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         try
         {
-            _connection ??= _db.Open();
-            using var tx = _connection.BeginTransaction();
-            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-            foreach (var op in batch)
-            {
-                _connection.Execute("SAVEPOINT op", transaction: tx);
-                try
-                {
-                    op.Execute(this, _connection, tx, now);
-                    _connection.Execute("RELEASE op", transaction: tx);
-                }
-                catch (Exception e)
-                {
-                    _connection.Execute("ROLLBACK TO op; RELEASE op", transaction: tx);
-                    op.Fail(e is ChatException ? e : Failed(e));
-                }
-            }
-            tx.Commit();
+            _session ??= new WriterSession(_db.Open());
+            _session.Begin();
+            foreach (var op in batch) op.Execute(_session, now);
+            _session.Commit();
         }
         catch (Exception e)
         {
-            LogCommitFailed(_logger, e, batch.Count);
-            // The connection may be in any state; start clean next time.
-            _connection?.Dispose();
-            _connection = null;
-            foreach (var op in batch) op.Fail(ChatException.Internal());
+            _session?.Rollback();
+            if (batch.Count == 1 || e is not (ChatException or SqliteException { SqliteErrorCode: 19 /* constraint */ }))
+            {
+                // The database itself failed (locked, full, gone), or the lone op was refused: fail it all.
+                if (e is not ChatException) LogCommitFailed(_logger, e, batch.Count);
+                if (e is not ChatException) ResetSession();
+                foreach (var op in batch) op.Fail(e is ChatException ? e : ChatException.Internal());
+                return;
+            }
+            // One op was refused (e.g. not a member): redo the batch one op per transaction, so only it fails.
+            foreach (var op in batch) Commit([op]);
             return;
         }
 
@@ -130,79 +122,15 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
         }
     }
 
-    private Exception Failed(Exception e)
+    private void ResetSession()
     {
-        LogOpFailed(_logger, e);
-        return ChatException.Internal();
-    }
-
-    private StoredMessage ExecuteSend(SendCommand c, SqliteConnection cn, SqliteTransaction tx, long now, out bool duplicate)
-    {
-        if (c.ClientMsgId is not null)
-        {
-            var existing = cn.QuerySingleOrDefault<ExistingMessage>(
-                "SELECT id, conversation_id, receiver_id, body, created_at, is_new_conversation FROM messages WHERE sender_id = @sender AND client_msg_id = @clientMsgId",
-                new { sender = c.Sender.Id, clientMsgId = c.ClientMsgId }, tx);
-            if (existing is not null)
-            {
-                duplicate = true;
-                var receiver = existing.ReceiverId == c.Receiver.Id
-                    ? c.Receiver
-                    : cn.QuerySingle<UserRow>("SELECT id, username, full_name, email, avatar_version FROM users WHERE id = @id", new { id = existing.ReceiverId }, tx);
-                return new StoredMessage(existing.Id, existing.ConversationId, c.Sender, receiver, existing.Body, existing.CreatedAt, existing.IsNewConversation != 0);
-            }
-        }
-
-        duplicate = false;
-        var (a, b) = c.Sender.Id < c.Receiver.Id ? (c.Sender.Id, c.Receiver.Id) : (c.Receiver.Id, c.Sender.Id);
-        var conversationId = cn.ExecuteScalar<long?>("SELECT id FROM conversations WHERE user_a = @a AND user_b = @b", new { a, b }, tx);
-        var isNew = conversationId is null;
-        if (isNew)
-        {
-            conversationId = cn.ExecuteScalar<long>("INSERT INTO conversations (user_a, user_b, created_at) VALUES (@a, @b, @now) RETURNING id", new { a, b, now }, tx);
-            cn.Execute(
-                """
-                INSERT INTO conversation_members (user_id, conversation_id, other_user_id) VALUES (@a, @id, @b);
-                INSERT INTO conversation_members (user_id, conversation_id, other_user_id) VALUES (@b, @id, @a);
-                """, new { a, b, id = conversationId }, tx);
-        }
-        var messageId = cn.ExecuteScalar<long>(
-            """
-            INSERT INTO messages (conversation_id, sender_id, receiver_id, body, created_at, is_new_conversation, client_msg_id)
-            VALUES (@conversationId, @sender, @receiver, @body, @now, @isNew, @clientMsgId)
-            RETURNING id
-            """,
-            new { conversationId, sender = c.Sender.Id, receiver = c.Receiver.Id, body = c.Body, now, isNew = isNew ? 1 : 0, clientMsgId = c.ClientMsgId }, tx);
-        cn.Execute(
-            """
-            UPDATE conversation_members
-            SET last_message_id = @messageId,
-                unread_count = unread_count + CASE WHEN user_id = @receiver THEN 1 ELSE 0 END
-            WHERE conversation_id = @conversationId
-            """, new { messageId, receiver = c.Receiver.Id, conversationId }, tx);
-        return new StoredMessage(messageId, conversationId!.Value, c.Sender, c.Receiver, c.Body, now, isNew);
-    }
-
-    private static ReadResult ExecuteRead(ReadCommand c, SqliteConnection cn, SqliteTransaction tx)
-    {
-        var member = cn.QuerySingleOrDefault<MemberState>(
-            "SELECT other_user_id, last_message_id, read_up_to FROM conversation_members WHERE user_id = @user AND conversation_id = @conversationId",
-            new { user = c.Reader.Id, conversationId = c.ConversationId }, tx)
-            ?? throw ChatException.NotFound("No such conversation.");
-        // Never past the newest message, never backwards.
-        var target = Math.Min(c.UpToMessageId ?? member.LastMessageId, member.LastMessageId);
-        var upTo = Math.Max(member.ReadUpTo, target);
-        var unread = cn.ExecuteScalar<long>(
-            "SELECT COUNT(*) FROM messages WHERE conversation_id = @conversationId AND receiver_id = @user AND id > @upTo",
-            new { conversationId = c.ConversationId, user = c.Reader.Id, upTo }, tx);
-        cn.Execute("UPDATE conversation_members SET read_up_to = @upTo, unread_count = @unread WHERE user_id = @user AND conversation_id = @conversationId",
-            new { upTo, unread, user = c.Reader.Id, conversationId = c.ConversationId }, tx);
-        return new ReadResult(c.ConversationId, c.Reader, member.OtherUserId, upTo, unread);
+        try { _session?.Dispose(); } catch (Exception) { /* the connection is being thrown away */ }
+        _session = null;
     }
 
     private abstract class WriteOp
     {
-        public abstract void Execute(SqliteMessageWriter writer, SqliteConnection cn, SqliteTransaction tx, long now);
+        public abstract void Execute(WriterSession session, long now);
         public abstract void Publish(ICommitListener listener);
         public abstract void Complete();
         public abstract void Fail(Exception e);
@@ -213,9 +141,9 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
         private SendResult? _result;
         public TaskCompletionSource<SendResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override void Execute(SqliteMessageWriter writer, SqliteConnection cn, SqliteTransaction tx, long now)
+        public override void Execute(WriterSession session, long now)
         {
-            var message = writer.ExecuteSend(command, cn, tx, now, out var duplicate);
+            var message = session.Send(command, now, out var duplicate);
             _result = new SendResult(message, duplicate);
         }
 
@@ -239,8 +167,8 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
         private ReadResult? _result;
         public TaskCompletionSource<ReadResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public override void Execute(SqliteMessageWriter writer, SqliteConnection cn, SqliteTransaction tx, long now) =>
-            _result = ExecuteRead(command, cn, tx);
+        public override void Execute(WriterSession session, long now) =>
+            _result = session.MarkRead(command) ?? throw ChatException.NotFound("No such conversation.");
 
         public override void Publish(ICommitListener listener)
         {
@@ -255,28 +183,8 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
         public override void Fail(Exception e) => Completion.TrySetException(e);
     }
 
-    private sealed class ExistingMessage
-    {
-        public long Id { get; set; }
-        public long ConversationId { get; set; }
-        public long ReceiverId { get; set; }
-        public string Body { get; set; } = "";
-        public long CreatedAt { get; set; }
-        public long IsNewConversation { get; set; }
-    }
-
-    private sealed class MemberState
-    {
-        public long OtherUserId { get; set; }
-        public long LastMessageId { get; set; }
-        public long ReadUpTo { get; set; }
-    }
-
     [LoggerMessage(Level = LogLevel.Error, Message = "Commit of a batch of {Count} writes failed; all were refused")]
     private static partial void LogCommitFailed(ILogger logger, Exception e, int count);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "A write failed inside its batch and was refused")]
-    private static partial void LogOpFailed(ILogger logger, Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Notifying after a commit failed; the write stands")]
     private static partial void LogNotifyFailed(ILogger logger, Exception e);

@@ -1,0 +1,167 @@
+using Microsoft.Data.Sqlite;
+
+namespace Chat.Server.Storage;
+
+/// <summary>
+/// The writer's own connection with its statements prepared once and reused for every batch
+/// (re-preparing SQL per message was a large share of the commit cost), and a cache of conversation
+/// ids by user pair, which never change once created.
+/// </summary>
+internal sealed class WriterSession : IDisposable
+{
+    private const int MaxCachedConversations = 200_000;
+
+    private readonly SqliteConnection _connection;
+    private readonly Dictionary<(long, long), long> _conversations = new();
+    private readonly Dictionary<(long, long), long> _created = new();
+    private readonly SqliteCommand _findByClientMsgId;
+    private readonly SqliteCommand _findConversation;
+    private readonly SqliteCommand _insertConversation;
+    private readonly SqliteCommand _insertMember;
+    private readonly SqliteCommand _insertMessage;
+    private readonly SqliteCommand _touchMembers;
+    private readonly SqliteCommand _findUser;
+    private readonly SqliteCommand _findMember;
+    private readonly SqliteCommand _countUnread;
+    private readonly SqliteCommand _updateRead;
+    private SqliteTransaction? _transaction;
+
+    public WriterSession(SqliteConnection connection)
+    {
+        _connection = connection;
+        _findByClientMsgId = Command("SELECT id, conversation_id, receiver_id, body, created_at, is_new_conversation FROM messages WHERE sender_id = $sender AND client_msg_id = $client", "$sender", "$client");
+        _findConversation = Command("SELECT id FROM conversations WHERE user_a = $a AND user_b = $b", "$a", "$b");
+        _insertConversation = Command("INSERT INTO conversations (user_a, user_b, created_at) VALUES ($a, $b, $now) RETURNING id", "$a", "$b", "$now");
+        _insertMember = Command("INSERT INTO conversation_members (user_id, conversation_id, other_user_id) VALUES ($user, $conversation, $other)", "$user", "$conversation", "$other");
+        _insertMessage = Command(
+            """
+            INSERT INTO messages (conversation_id, sender_id, receiver_id, body, created_at, is_new_conversation, client_msg_id)
+            VALUES ($conversation, $sender, $receiver, $body, $now, $isNew, $client)
+            RETURNING id
+            """, "$conversation", "$sender", "$receiver", "$body", "$now", "$isNew", "$client");
+        _touchMembers = Command(
+            """
+            UPDATE conversation_members
+            SET last_message_id = $message,
+                unread_count = unread_count + (user_id = $receiver)
+            WHERE conversation_id = $conversation
+            """, "$message", "$receiver", "$conversation");
+        _findUser = Command("SELECT id, username, full_name, email, avatar_version FROM users WHERE id = $id", "$id");
+        _findMember = Command("SELECT other_user_id, last_message_id, read_up_to FROM conversation_members WHERE user_id = $user AND conversation_id = $conversation", "$user", "$conversation");
+        _countUnread = Command("SELECT COUNT(*) FROM messages WHERE conversation_id = $conversation AND receiver_id = $user AND id > $upTo", "$conversation", "$user", "$upTo");
+        _updateRead = Command("UPDATE conversation_members SET read_up_to = $upTo, unread_count = $unread WHERE user_id = $user AND conversation_id = $conversation", "$upTo", "$unread", "$user", "$conversation");
+    }
+
+    public void Begin()
+    {
+        _created.Clear();
+        _transaction = _connection.BeginTransaction();
+        foreach (var command in AllCommands()) command.Transaction = _transaction;
+    }
+
+    public void Commit()
+    {
+        _transaction!.Commit();
+        _transaction.Dispose();
+        _transaction = null;
+        if (_conversations.Count + _created.Count > MaxCachedConversations) _conversations.Clear();
+        foreach (var (pair, id) in _created) _conversations[pair] = id;
+    }
+
+    public void Rollback()
+    {
+        try { _transaction?.Rollback(); } catch (SqliteException) { /* already rolled back by SQLite */ }
+        _transaction?.Dispose();
+        _transaction = null;
+    }
+
+    public StoredMessage Send(SendCommand c, long now, out bool duplicate)
+    {
+        if (c.ClientMsgId is not null)
+        {
+            using var reader = Run(_findByClientMsgId, c.Sender.Id, c.ClientMsgId).ExecuteReader();
+            if (reader.Read())
+            {
+                duplicate = true;
+                var receiverId = reader.GetInt64(2);
+                var receiver = receiverId == c.Receiver.Id ? c.Receiver : FindUser(receiverId);
+                return new StoredMessage(reader.GetInt64(0), reader.GetInt64(1), c.Sender, receiver, reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5) != 0);
+            }
+        }
+
+        duplicate = false;
+        var pair = c.Sender.Id < c.Receiver.Id ? (c.Sender.Id, c.Receiver.Id) : (c.Receiver.Id, c.Sender.Id);
+        var isNew = false;
+        if (!_conversations.TryGetValue(pair, out var conversationId) && !_created.TryGetValue(pair, out conversationId))
+        {
+            var found = Run(_findConversation, pair.Item1, pair.Item2).ExecuteScalar();
+            if (found is long existing)
+            {
+                conversationId = existing;
+            }
+            else
+            {
+                isNew = true;
+                conversationId = (long)Run(_insertConversation, pair.Item1, pair.Item2, now).ExecuteScalar()!;
+                Run(_insertMember, pair.Item1, conversationId, pair.Item2).ExecuteNonQuery();
+                Run(_insertMember, pair.Item2, conversationId, pair.Item1).ExecuteNonQuery();
+            }
+            _created[pair] = conversationId;
+        }
+
+        var messageId = (long)Run(_insertMessage, conversationId, c.Sender.Id, c.Receiver.Id, c.Body, now, isNew ? 1L : 0L, (object?)c.ClientMsgId ?? DBNull.Value).ExecuteScalar()!;
+        Run(_touchMembers, messageId, c.Receiver.Id, conversationId).ExecuteNonQuery();
+        return new StoredMessage(messageId, conversationId, c.Sender, c.Receiver, c.Body, now, isNew);
+    }
+
+    /// <returns>Null when the reader is not a member of the conversation.</returns>
+    public ReadResult? MarkRead(ReadCommand c)
+    {
+        long otherUserId, lastMessageId, readUpTo;
+        using (var reader = Run(_findMember, c.Reader.Id, c.ConversationId).ExecuteReader())
+        {
+            if (!reader.Read()) return null;
+            (otherUserId, lastMessageId, readUpTo) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+        }
+        // Never past the newest message, never backwards.
+        var target = Math.Min(c.UpToMessageId ?? lastMessageId, lastMessageId);
+        var upTo = Math.Max(readUpTo, target);
+        var unread = (long)Run(_countUnread, c.ConversationId, c.Reader.Id, upTo).ExecuteScalar()!;
+        Run(_updateRead, upTo, unread, c.Reader.Id, c.ConversationId).ExecuteNonQuery();
+        return new ReadResult(c.ConversationId, c.Reader, otherUserId, upTo, unread);
+    }
+
+    private UserRow FindUser(long id)
+    {
+        using var reader = Run(_findUser, id).ExecuteReader();
+        reader.Read();
+        return new UserRow { Id = reader.GetInt64(0), Username = reader.GetString(1), FullName = reader.GetString(2), Email = reader.GetString(3), AvatarVersion = reader.GetInt64(4) };
+    }
+
+    private SqliteCommand Command(string sql, params string[] parameters)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters) command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        return command;
+    }
+
+    private static SqliteCommand Run(SqliteCommand command, params object[] values)
+    {
+        for (var i = 0; i < values.Length; i++) command.Parameters[i].Value = values[i];
+        return command;
+    }
+
+    private IEnumerable<SqliteCommand> AllCommands() =>
+    [
+        _findByClientMsgId, _findConversation, _insertConversation, _insertMember, _insertMessage,
+        _touchMembers, _findUser, _findMember, _countUnread, _updateRead,
+    ];
+
+    public void Dispose()
+    {
+        Rollback();
+        foreach (var command in AllCommands()) command.Dispose();
+        _connection.Dispose();
+    }
+}
