@@ -15,7 +15,6 @@ internal static partial class ErrorHandling
             ctx.ProblemDetails.Extensions.TryAdd("code", Problems.CodeForStatus(status));
             ctx.ProblemDetails.Title ??= Problems.TitleFor(status);
             ctx.ProblemDetails.Detail ??= ctx.ProblemDetails.Title;
-            ctx.ProblemDetails.Extensions.Remove("traceId");
         });
         services.AddExceptionHandler<ChatExceptionHandler>();
         return services;

@@ -11,7 +11,7 @@ public sealed class UserRow
     public long AvatarVersion { get; set; }
 
     /// <summary>The contract's <c>full_name</c>: the stored name, or the username when none is set.</summary>
-    public string DisplayName => string.IsNullOrEmpty(FullName) ? Username : FullName;
+    public string DisplayName => string.IsNullOrWhiteSpace(FullName) ? Username : FullName;
 }
 
 public sealed class TokenRow
