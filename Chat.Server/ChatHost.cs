@@ -16,7 +16,13 @@ public static partial class ChatHost
 {
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        // Serve the web client from next to the binary, whatever the working directory (tests, services).
+        var webRoot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            WebRootPath = Directory.Exists(webRoot) ? webRoot : null,
+        });
         builder.Services.AddChat(builder.Configuration);
         configure?.Invoke(builder);
 
@@ -97,6 +103,18 @@ public static partial class ChatHost
         lifetime.ApplicationStopping.Register(() => registry.ShutdownAsync(options.CloseTimeout).Wait(options.CloseTimeout * 2));
 
         app.UseChatErrors();
+        app.UseDefaultFiles();
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            OnPrepareResponse = ctx =>
+            {
+                // Only the server's own scripts and styles; no inline script, no third-party origin.
+                ctx.Context.Response.Headers.ContentSecurityPolicy =
+                    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+                ctx.Context.Response.Headers.XContentTypeOptions = "nosniff";
+                ctx.Context.Response.Headers["Referrer-Policy"] = "no-referrer";
+            },
+        });
         app.UseWebSockets();
         app.UseAuthentication();
         app.UseAuthorization();
