@@ -136,7 +136,10 @@ public static partial class ChatHost
             await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM schema_version");
             // Readers keep working while another process holds the write lock, so probe the lock too:
             // a server that cannot commit is not healthy.
-            await connection.ExecuteAsync("PRAGMA busy_timeout=1000; BEGIN IMMEDIATE; ROLLBACK;", commandTimeout: 1);
+            // Separate commands: PRAGMA busy_timeout returns a row, and the provider then swallows the error of a
+            // later statement in the same command (BEGIN IMMEDIATE's "database is locked").
+            await connection.ExecuteScalarAsync<long>("PRAGMA busy_timeout=1000");
+            await connection.ExecuteAsync("BEGIN IMMEDIATE; ROLLBACK;", commandTimeout: 1);
             return TypedResults.Text("{\"status\":\"healthy\"}", "application/json");
         }
         catch (Exception e) when (e is not OperationCanceledException)

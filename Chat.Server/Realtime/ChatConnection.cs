@@ -27,6 +27,7 @@ public sealed partial class ChatConnection
     private string _closeReason = "";
     private volatile bool _discardQueue;
     private volatile bool _acceptingSends = true;
+    private readonly TaskCompletionSource _closeRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ChatConnection(WebSocket socket, long userId, string username, long tokenId, ChatOptions options, ILogger logger)
     {
@@ -88,6 +89,7 @@ public sealed partial class ChatConnection
         _closeReason = reason;
         if (!drain) _discardQueue = true;
         _queue.Writer.TryComplete();
+        _closeRequested.TrySetResult();
     }
 
     /// <summary>Graceful shutdown: stop taking sends, let those in flight be acknowledged, then close after the queue drains.</summary>
@@ -110,17 +112,19 @@ public sealed partial class ChatConnection
     {
         var writer = WriteLoopAsync(preamble);
         var reader = ReceiveLoopAsync(onFrame, aborted);
-        var first = await Task.WhenAny(reader, writer);
+        // A close requested from outside (queue overflow, logout, token expiry, shutdown) counts as an end too:
+        // a peer that neither reads nor sends would otherwise keep both loops (and the socket) forever.
+        var first = await Task.WhenAny(reader, writer, _closeRequested.Task);
         if (first == reader)
         {
             // The peer closed (or the read failed): nothing more to send; answer its close.
             Close(1000, "", drain: false);
         }
-        // Whichever loop is left gets the close timeout, then the socket is aborted (SignalR does the same).
-        var rest = first == reader ? writer : reader;
-        if (await Task.WhenAny(rest, Task.Delay(_closeTimeout, CancellationToken.None)) != rest)
+        // What is left gets the close timeout, then the socket is aborted (SignalR does the same).
+        var both = Task.WhenAll(reader, writer);
+        if (await Task.WhenAny(both, Task.Delay(_closeTimeout, CancellationToken.None)) != both)
             _socket.Abort();
-        try { await Task.WhenAll(reader, writer); } catch { /* both loops log their own faults */ }
+        try { await both; } catch { /* both loops log their own faults */ }
     }
 
     private async Task WriteLoopAsync(Task<IReadOnlyList<OutboundFrame>> preamble)
@@ -159,58 +163,57 @@ public sealed partial class ChatConnection
 
     private async Task ReceiveLoopAsync(Func<ChatConnection, ReadOnlyMemory<byte>, ValueTask> onFrame, CancellationToken aborted)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
-        var count = 0;
+        byte[]? buffer = null;
         try
         {
             while (true)
             {
-                if (count == buffer.Length)
+                // Idle sockets wait with a zero-byte read, so they hold no receive buffer (as Kestrel and
+                // SignalR do); a buffer is rented only once a message starts arriving.
+                var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, aborted);
+                if (peek.MessageType == WebSocketMessageType.Close) return;
+
+                buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
+                var count = 0;
+                var result = peek;
+                while (!result.EndOfMessage)
                 {
-                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxFrameBytes + 1));
-                    buffer.AsSpan(0, count).CopyTo(bigger);
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = bigger;
+                    if (count == buffer.Length)
+                    {
+                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxFrameBytes + 1));
+                        buffer.AsSpan(0, count).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
+                    }
+                    result = await _socket.ReceiveAsync(buffer.AsMemory(count), aborted);
+                    if (result.MessageType == WebSocketMessageType.Close) return;
+                    // Past the limit, the rest of the message is read and dropped: the socket is closing anyway.
+                    count = Math.Min(count + result.Count, _maxFrameBytes + 1);
                 }
 
-                var result = await _socket.ReceiveAsync(buffer.AsMemory(count), aborted);
-                if (result.MessageType == WebSocketMessageType.Close) return;
+                var message = buffer.AsMemory(0, count);
                 if (IsClosing)
                 {
                     // We already sent our close; read on only to see the peer's.
-                    count = 0;
-                    continue;
                 }
-                if (result.MessageType == WebSocketMessageType.Binary)
+                else if (result.MessageType == WebSocketMessageType.Binary)
                 {
                     Close(CloseCodes.UnsupportedData, "binary messages are not supported", drain: false);
-                    count = 0;
-                    continue;
                 }
-                count += result.Count;
-                if (count > _maxFrameBytes)
+                else if (count > _maxFrameBytes)
                 {
                     Close(CloseCodes.MessageTooBig, "message too big", drain: false);
-                    count = 0;
-                    continue;
                 }
-                if (!result.EndOfMessage) continue;
-
-                var message = buffer.AsMemory(0, count);
-                count = 0;
-                if (!Utf8.IsValid(message.Span))
+                else if (!Utf8.IsValid(message.Span))
                 {
                     Close(CloseCodes.InvalidPayload, "invalid UTF-8", drain: false);
-                    continue;
                 }
-                await onFrame(this, message);
-
-                if (buffer.Length > InitialReceiveBuffer)
+                else
                 {
-                    // Do not let one large message pin a large buffer for the life of an idle socket.
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
+                    await onFrame(this, message);
                 }
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
             }
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
@@ -219,7 +222,7 @@ public sealed partial class ChatConnection
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

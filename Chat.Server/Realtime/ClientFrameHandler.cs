@@ -67,7 +67,7 @@ public sealed partial class ClientFrameHandler(
                         await TypingAsync(connection, Read(root, ChatJsonContext.Default.TypingRequestFrame));
                         break;
                     case FrameTypes.Sync:
-                        await SyncAsync(connection, Read(root, ChatJsonContext.Default.SyncFrame));
+                        await SyncAsync(connection, ReadSync(root));
                         break;
                     case FrameTypes.Ping:
                         connection.Send(Frames.Pong);
@@ -99,6 +99,20 @@ public sealed partial class ClientFrameHandler(
         {
             throw new ChatException(400, ErrorCodes.BadFrame, JsonBody.Describe(e));
         }
+    }
+
+    /// <summary>A <c>limit</c> with more digits than a long holds is still "above the maximum", as over HTTP.</summary>
+    private static SyncFrame ReadSync(JsonElement root)
+    {
+        if (root.TryGetProperty("limit", out var limit) && limit.ValueKind == JsonValueKind.Number && !limit.TryGetInt64(out _)
+            && limit.GetRawText().All(char.IsAsciiDigit))
+        {
+            var copy = System.Text.Json.Nodes.JsonObject.Create(root)!;
+            copy["limit"] = MaxSyncLimit;
+            using var replaced = JsonDocument.Parse(copy.ToJsonString());
+            return Read(replaced.RootElement, ChatJsonContext.Default.SyncFrame);
+        }
+        return Read(root, ChatJsonContext.Default.SyncFrame);
     }
 
     private static OutboundFrame ErrorFrame(ChatException e, string? clientMsgId) =>

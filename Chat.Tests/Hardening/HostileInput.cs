@@ -1,0 +1,130 @@
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+
+namespace Chat.Tests.Hardening;
+
+/// <summary>Small helpers shared by the hardening tests: problem-details checks, raw HTTP, direct database reads.</summary>
+internal static class HostileInput
+{
+    /// <summary>The fuzz seed: <c>CHAT_FUZZ_SEED</c> when set (to replay a CI failure), else a fixed default.</summary>
+    public static int FuzzSeed(int @default) =>
+        int.TryParse(Environment.GetEnvironmentVariable("CHAT_FUZZ_SEED"), out var seed) ? seed : @default;
+
+    /// <summary>Asserts an RFC 9457 answer: the status, <c>application/problem+json</c> and the contract's <c>code</c>.</summary>
+    public static async Task<JsonObject> AssertProblemAsync(HttpResponseMessage response, int status, string code, string what)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.That((int)response.StatusCode, Is.EqualTo(status), $"{what}: {text}");
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"), $"{what}: {text}");
+        var body = JsonNode.Parse(text)!.AsObject();
+        Assert.That(body["code"]?.GetValue<string>(), Is.EqualTo(code), $"{what}: {text}");
+        Assert.That(body["status"]?.GetValue<int>(), Is.EqualTo(status), $"{what}: {text}");
+        return body;
+    }
+
+    /// <summary>A body compared for "no existence hint": the per-request trace id is the only thing allowed to differ.</summary>
+    public static JsonObject WithoutTraceId(JsonObject body)
+    {
+        var copy = body.DeepClone().AsObject();
+        copy.Remove("trace_id");
+        copy.Remove("traceId");
+        return copy;
+    }
+
+    public static HttpContent Json(string text, string mediaType = "application/json") =>
+        new ByteArrayContent(Encoding.UTF8.GetBytes(text)) { Headers = { ContentType = new MediaTypeHeaderValue(mediaType) } };
+
+    /// <summary>Every message row, read straight from the SQLite file (not through the server).</summary>
+    public static Dictionary<long, string> MessagesInDatabase(string databasePath)
+    {
+        using var connection = Open(databasePath);
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, body FROM messages";
+        using var reader = command.ExecuteReader();
+        var rows = new Dictionary<long, string>();
+        while (reader.Read()) rows[reader.GetInt64(0)] = reader.GetString(1);
+        return rows;
+    }
+
+    public static long Count(string databasePath, string table)
+    {
+        using var connection = Open(databasePath);
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT COUNT(*) FROM {table}";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    private static SqliteConnection Open(string path)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
+    }
+}
+
+/// <summary>A response read off a raw TCP connection, for requests HttpClient would rewrite (dot segments, upgrades).</summary>
+internal sealed record RawHttpAnswer(int Status, string Headers, string Body)
+{
+    public string? Header(string name) => Headers.Split("\r\n")
+        .Where(l => l.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))
+        .Select(l => l[(name.Length + 1)..].Trim()).FirstOrDefault();
+
+    /// <summary>Sends <paramref name="target"/> byte for byte (no normalisation) and reads the answer until the server closes or the body is complete.</summary>
+    public static async Task<RawHttpAnswer> SendAsync(Uri server, string method, string target, params string[] headers)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(server.Host, server.Port);
+        var stream = tcp.GetStream();
+        var request = new StringBuilder($"{method} {target} HTTP/1.1\r\nHost: {server.Authority}\r\n");
+        foreach (var h in headers) request.Append(h).Append("\r\n");
+        if (!headers.Any(h => h.StartsWith("Connection:", StringComparison.OrdinalIgnoreCase))) request.Append("Connection: close\r\n");
+        request.Append("\r\n");
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request.ToString()));
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var received = new MemoryStream();
+        var buffer = new byte[8192];
+        while (true)
+        {
+            var n = await stream.ReadAsync(buffer, timeout.Token);
+            if (n == 0) break;
+            received.Write(buffer, 0, n);
+            if (TryParse(received.ToArray(), complete: false) is not null) break;
+        }
+        return TryParse(received.ToArray(), complete: true) ?? throw new InvalidOperationException("No HTTP response.");
+    }
+
+    private static RawHttpAnswer? TryParse(byte[] data, bool complete)
+    {
+        var text = Encoding.UTF8.GetString(data);
+        var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        if (end < 0) return null;
+        var head = text[..end];
+        var status = int.Parse(head.Split(' ')[1]);
+        var rest = text[(end + 4)..];
+        var response = new RawHttpAnswer(status, head, rest);
+        if (response.Header("Transfer-Encoding") is { } te && te.Contains("chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!rest.Contains("0\r\n\r\n", StringComparison.Ordinal) && !complete) return null;
+            var body = new StringBuilder();
+            var at = 0;
+            while (at < rest.Length)
+            {
+                var line = rest.IndexOf("\r\n", at, StringComparison.Ordinal);
+                if (line < 0) break;
+                var size = Convert.ToInt32(rest[at..line].Split(';')[0], 16);
+                if (size == 0) break;
+                body.Append(rest.AsSpan(line + 2, Math.Min(size, rest.Length - line - 2)));
+                at = line + 2 + size + 2;
+            }
+            return response with { Body = body.ToString() };
+        }
+        if (int.TryParse(response.Header("Content-Length"), out var length))
+            return Encoding.UTF8.GetByteCount(rest) >= length || complete ? response : null;
+        // 101 or a body delimited by the close.
+        return status == 101 || complete ? response : null;
+    }
+}

@@ -1,0 +1,178 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text.Json.Nodes;
+using Chat.Server.Realtime;
+using Chat.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Chat.Tests.Resilience;
+
+/// <summary>Login throttling, the per-user socket cap, token expiry and dead-peer detection.</summary>
+[TestFixture]
+public sealed class AbuseTests
+{
+    private ChatApp? _app;
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        if (_app is not null) await _app.DisposeAsync();
+        _app = null;
+    }
+
+    private async Task<ChatApp> StartAsync(Transport transport, Dictionary<string, string?> settings) =>
+        _app = await ChatApp.StartAsync(transport, settings);
+
+    private static async Task<(HttpStatusCode Status, JsonObject? Body, HttpResponseMessage Response)> LoginAsync(ChatApp app, string username, string password)
+    {
+        using var client = app.CreateClient();
+        var response = await client.PostAsJsonAsync("/api/auth/login", new JsonObject { ["username"] = username, ["password"] = password });
+        var body = await response.Content.ReadFromJsonAsync<JsonObject>();
+        return (response.StatusCode, body, response);
+    }
+
+    private static void AssertRateLimited((HttpStatusCode Status, JsonObject? Body, HttpResponseMessage Response) login, string what)
+    {
+        Assert.That(login.Status, Is.EqualTo(HttpStatusCode.TooManyRequests), $"{what}: {login.Body?.ToJsonString()}");
+        Assert.That(login.Body!.Str("code"), Is.EqualTo("rate_limited"));
+        Assert.That(login.Response.Headers.RetryAfter?.Delta, Is.Not.Null.And.GreaterThan(TimeSpan.Zero), "429 needs a Retry-After in seconds");
+    }
+
+    [Test]
+    public async Task LoginIsThrottledPerUsernameAfterRepeatedFailuresEvenWithTheRightPassword()
+    {
+        var app = await StartAsync(Transport.TestHost, new()
+        {
+            ["Chat:LoginThrottle:FailuresPerUsername"] = "3",
+            ["Chat:LoginThrottle:FailuresPerAddress"] = "1000",
+            ["Chat:LoginThrottle:Window"] = "00:05:00",
+        });
+        await app.RegisterAsync("victim");
+        await app.RegisterAsync("bystander");
+        Assert.That((await LoginAsync(app, "victim", "password123")).Status, Is.EqualTo(HttpStatusCode.OK), "the right password logs in before any failure");
+
+        for (var i = 0; i < 3; i++)
+        {
+            var failed = await LoginAsync(app, "victim", $"wrong-guess-{i}");
+            Assert.That(failed.Status, Is.EqualTo(HttpStatusCode.Unauthorized), failed.Body?.ToJsonString());
+            Assert.That(failed.Body!.Str("code"), Is.EqualTo("invalid_credentials"));
+        }
+
+        AssertRateLimited(await LoginAsync(app, "victim", "password123"), "4th attempt with the right password");
+        AssertRateLimited(await LoginAsync(app, "VICTIM", "password123"), "the same user spelled in another case");
+        var again = await LoginAsync(app, "victim", "password123");
+        Assert.That(again.Response.Headers.RetryAfter!.Delta!.Value.TotalSeconds, Is.EqualTo(300), "Retry-After is the configured window");
+        // Another user from the same address is not affected by the per-username budget.
+        Assert.That((await LoginAsync(app, "bystander", "password123")).Status, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task LoginIsThrottledPerAddressAcrossDifferentUsernames()
+    {
+        var app = await StartAsync(Transport.Kestrel, new()
+        {
+            ["Chat:LoginThrottle:FailuresPerUsername"] = "1000",
+            ["Chat:LoginThrottle:FailuresPerAddress"] = "3",
+        });
+        await app.RegisterAsync("spray_target");
+        for (var i = 0; i < 3; i++)
+        {
+            var failed = await LoginAsync(app, $"spray_guess_{i}", "password123");
+            Assert.That(failed.Status, Is.EqualTo(HttpStatusCode.Unauthorized), failed.Body?.ToJsonString());
+        }
+        // A fourth username, never tried and with its right password, is refused from this address.
+        AssertRateLimited(await LoginAsync(app, "spray_target", "password123"), "a fresh username from an exhausted address");
+    }
+
+    [Test]
+    public async Task ASocketBeyondMaxSocketsPerUserIsClosedWith1013AndTheOthersKeepWorking()
+    {
+        var app = await StartAsync(Transport.TestHost, new() { ["Chat:MaxSocketsPerUser"] = "2" });
+        var alice = await app.RegisterAsync("cap_alice");
+        var bob = await app.RegisterAsync("cap_bob");
+        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
+
+        await using var first = await alice.ConnectAsync();
+        await first.ExpectAsync("connected");
+        await using var second = await alice.ConnectAsync();
+        await second.ExpectAsync("connected");
+
+        await using var third = await alice.ConnectAsync();
+        Assert.That(await third.WaitClosedAsync(), Is.EqualTo((WebSocketCloseStatus)1013), "the socket over the cap is refused with 1013 (try again later)");
+        Assert.That(third.History.Select(f => f.Type()), Has.None.EqualTo("connected"), "a refused socket gets no frames");
+        Assert.That(registry.Count, Is.EqualTo(2));
+
+        // Both earlier sockets are still served.
+        var sent = await bob.SendAsync("cap_alice", "still there?");
+        foreach (var socket in new[] { first, second })
+        {
+            var chat = await socket.WaitForAsync("chat_message");
+            Assert.That(chat.Long("message_id"), Is.EqualTo(sent.Long("message_id")));
+            Assert.That(await socket.DrainAsync(), Has.None.Matches<JsonObject>(f => f.Type() == "error"));
+        }
+
+        // The cap counts open sockets: once one closes, a new one is accepted.
+        await first.DisposeAsync();
+        await Deadline.WaitUntilAsync(() => registry.Count == 1, TimeSpan.FromSeconds(10), "the closed socket to leave the registry");
+        await using var again = await alice.ConnectAsync();
+        await again.ExpectAsync("connected");
+    }
+
+    [Test]
+    public async Task AnExpiredTokenIsRefusedOverHttpAndItsOpenSocketIsClosedWith1008()
+    {
+        // Expiry is stored in whole seconds, so a 3 s lifetime leaves at least 2 s to open the socket.
+        var app = await StartAsync(Transport.TestHost, new() { ["Chat:TokenLifetime"] = "00:00:03" });
+        var user = await app.RegisterAsync("short_lived");
+        await using var socket = await user.ConnectAsync();
+        await socket.ExpectAsync("connected");
+        using (var client = user.Client())
+            Assert.That((await client.GetAsync("/api/users/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "the token works before it expires");
+
+        Assert.That(await socket.WaitClosedAsync(TimeSpan.FromSeconds(10)), Is.EqualTo(WebSocketCloseStatus.PolicyViolation),
+            "a socket must not outlive its token");
+
+        using (var client = user.Client())
+        {
+            var response = await client.GetAsync("/api/users/me");
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+            Assert.That((await response.Content.ReadFromJsonAsync<JsonObject>())!.Str("code"), Is.EqualTo("unauthorized"));
+        }
+        // Nor can the expired token open a new socket.
+        Assert.That(async () => await user.ConnectAsync(), Throws.Exception, "an expired token must not open a socket");
+    }
+
+    [Test]
+    public async Task ADeadPeerThatNeverAnswersPingsIsDroppedWhileAReadingPeerStays()
+    {
+        var app = await StartAsync(Transport.Kestrel, new()
+        {
+            ["Chat:KeepAliveInterval"] = "00:00:01",
+            ["Chat:KeepAliveTimeout"] = "00:00:02",
+        });
+        var dead = await app.RegisterAsync("dead_peer");
+        var alive = await app.RegisterAsync("live_peer");
+        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
+
+        await using var live = await alive.ConnectAsync();
+        await live.ExpectAsync("connected");
+
+        // A raw client that never calls ReceiveAsync never answers a ping; nor does it send keep-alives itself.
+        using var raw = new ClientWebSocket();
+        raw.Options.KeepAliveInterval = TimeSpan.Zero;
+        raw.Options.SetRequestHeader("Authorization", $"Bearer {dead.Token}");
+        await raw.ConnectAsync(new UriBuilder(new Uri(app.BaseAddress, "ws")) { Scheme = "ws" }.Uri, CancellationToken.None);
+        await Deadline.WaitUntilAsync(() => registry.Count == 2, TimeSpan.FromSeconds(5), "both sockets to be registered");
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Deadline.WaitUntilAsync(() => registry.Count == 1 && registry.All().All(c => c.Username != "dead_peer"),
+            TimeSpan.FromSeconds(15), "the server to drop the peer that never answers pings");
+        TestContext.Out.WriteLine($"dead peer dropped {clock.Elapsed.TotalSeconds:F1}s after connecting (interval 1 s, timeout 2 s)");
+
+        // The reading socket was pinged just as often and is still served.
+        Assert.That(live.Socket.State, Is.EqualTo(WebSocketState.Open));
+        Assert.That(await live.DrainAsync(), Is.Empty);
+        Assert.That(registry.All().Select(c => c.Username), Is.EqualTo(new[] { "live_peer" }));
+    }
+}

@@ -1,0 +1,195 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json.Nodes;
+using Chat.Tests.Infrastructure;
+
+namespace Chat.Tests.Resilience;
+
+/// <summary>
+/// The real server as a child process (<c>dotnet Chat.Server.dll</c>, copied next to the test assembly by the
+/// project reference) on a free loopback port and a given SQLite file: start, wait for <c>/healthz</c>,
+/// SIGKILL, SIGTERM, and the captured console output for failure messages.
+/// </summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ServerProcess(Process process, Uri baseAddress, string databasePath)
+    {
+        _process = process;
+        BaseAddress = baseAddress;
+        DatabasePath = databasePath;
+    }
+
+    public Uri BaseAddress { get; }
+    public string DatabasePath { get; }
+    public int Id => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Everything the process wrote to stdout and stderr so far.</summary>
+    public string Output
+    {
+        get { lock (_output) return _output.ToString(); }
+    }
+
+    public static async Task<ServerProcess> StartAsync(string databasePath, params string[] extraArgs)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Chat.Server.dll");
+        Assert.That(File.Exists(dll), Is.True, $"{dll} is missing: the test project must reference Chat.Server.");
+        var port = FreePort();
+        var info = new ProcessStartInfo(DotnetHost())
+        {
+            WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+                 {
+                     dll, "--urls", $"http://127.0.0.1:{port}",
+                     $"--ConnectionStrings:Chat=Data Source={databasePath}",
+                     "--Chat:RateLimit:MessagesPerSecond=0",
+                 }.Concat(extraArgs))
+            info.ArgumentList.Add(arg);
+
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var server = new ServerProcess(process, new Uri($"http://127.0.0.1:{port}/"), databasePath);
+        process.OutputDataReceived += (_, e) => server.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => server.Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await server.WaitHealthyAsync(TimeSpan.FromSeconds(60));
+        return server;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    private static string DotnetHost()
+    {
+        var fromSdk = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
+        if (!string.IsNullOrEmpty(fromSdk) && File.Exists(fromSdk)) return fromSdk;
+        var self = Environment.ProcessPath;
+        if (self is not null && Path.GetFileNameWithoutExtension(self) == "dotnet") return self;
+        return "dotnet";
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private async Task WaitHealthyAsync(TimeSpan timeout)
+    {
+        using var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (_process.HasExited)
+                Assert.Fail($"The server process exited with code {_process.ExitCode} before /healthz answered.\n{Output}");
+            try
+            {
+                var response = await client.GetAsync("/healthz");
+                if (response.StatusCode == HttpStatusCode.OK) return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // not listening yet
+            }
+            if (DateTime.UtcNow > deadline)
+                Assert.Fail($"The server process did not answer /healthz 200 within {timeout.TotalSeconds}s.\n{Output}");
+            await Task.Delay(100);
+        }
+    }
+
+    public HttpClient CreateClient(string? token = null)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        if (token is not null) client.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        return client;
+    }
+
+    /// <summary>Registers a user over HTTP and returns its token.</summary>
+    public async Task<string> RegisterAsync(string username, string password = "password123")
+    {
+        using var client = CreateClient();
+        var response = await client.PostAsJsonAsync("/api/auth/register", new JsonObject { ["username"] = username, ["password"] = password });
+        var json = await response.Content.ReadFromJsonAsync<JsonObject>();
+        Assert.That((int)response.StatusCode, Is.EqualTo(201), json?.ToJsonString());
+        return json!["token"]!.GetValue<string>();
+    }
+
+    /// <summary>Logs in over HTTP (after a restart the old token still works, but this checks the users survived).</summary>
+    public async Task<string> LoginAsync(string username, string password = "password123")
+    {
+        using var client = CreateClient();
+        var response = await client.PostAsJsonAsync("/api/auth/login", new JsonObject { ["username"] = username, ["password"] = password });
+        var json = await response.Content.ReadFromJsonAsync<JsonObject>();
+        Assert.That((int)response.StatusCode, Is.EqualTo(200), json?.ToJsonString());
+        return json!["token"]!.GetValue<string>();
+    }
+
+    public async Task<ChatSocket> ConnectAsync(string token)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", $"Bearer {token}");
+        var uri = new UriBuilder(new Uri(BaseAddress, "ws")) { Scheme = "ws" }.Uri;
+        await socket.ConnectAsync(uri, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        return new ChatSocket(socket);
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs.</summary>
+    public void Kill() => _process.Kill(entireProcessTree: true);
+
+    /// <summary>SIGTERM (Process has no API for it): the host's graceful shutdown runs.</summary>
+    public async Task TerminateAsync()
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-TERM", _process.Id.ToString() }, UseShellExecute = false })!;
+        await kill.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(kill.ExitCode, Is.Zero, "kill -TERM failed");
+    }
+
+    /// <summary>True when the process exited within <paramref name="timeout"/>.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(timeout);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    public int ExitCode => _process.ExitCode;
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            }
+        }
+        catch (Exception)
+        {
+            // best effort
+        }
+        _process.Dispose();
+    }
+}
