@@ -89,6 +89,12 @@ public static partial class Migrations
         CREATE INDEX ix_messages_receiver ON messages (receiver_id, id);
         CREATE UNIQUE INDEX ix_messages_client_msg_id ON messages (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL;
         """,
+
+        // 2: history reads both members of a conversation by conversation id; without this it scanned
+        // every member row (found by profiling the send path).
+        """
+        CREATE INDEX ix_conversation_members_conversation ON conversation_members (conversation_id);
+        """,
     ];
 
     public static int Apply(SqliteConnection connection, ILogger logger)

@@ -4,15 +4,67 @@ namespace Chat.Server.Storage;
 
 public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
 {
+    internal const string LastMessageIdSql =
+        """
+        SELECT MAX(COALESCE((SELECT MAX(id) FROM messages WHERE sender_id = @userId), 0),
+                   COALESCE((SELECT MAX(id) FROM messages WHERE receiver_id = @userId), 0))
+        """;
+
+    internal const string SyncSql =
+        """
+        SELECT m.id, m.conversation_id, m.body, m.created_at, m.is_new_conversation,
+               s.id AS s_id, s.username AS s_username, s.full_name AS s_full_name, s.email AS s_email, s.avatar_version AS s_avatar_version,
+               r.id AS r_id, r.username AS r_username, r.full_name AS r_full_name, r.email AS r_email, r.avatar_version AS r_avatar_version
+        FROM (
+            SELECT * FROM (SELECT id FROM messages WHERE sender_id = @userId AND id > @afterMessageId ORDER BY id LIMIT @take)
+            UNION
+            SELECT * FROM (SELECT id FROM messages WHERE receiver_id = @userId AND id > @afterMessageId ORDER BY id LIMIT @take)
+        ) ids
+        JOIN messages m ON m.id = ids.id
+        JOIN users s ON s.id = m.sender_id
+        JOIN users r ON r.id = m.receiver_id
+        ORDER BY m.id
+        LIMIT @take
+        """;
+
+    internal const string HistorySql =
+        """
+        SELECT id, sender_id, receiver_id, body, created_at FROM messages
+        WHERE conversation_id = @conversationId AND id < @before
+        ORDER BY id DESC
+        LIMIT @limit
+        """;
+
+    internal const string HistoryMembersSql =
+        """
+        SELECT cm.user_id, cm.read_up_to, u.username
+        FROM conversation_members cm JOIN users u ON u.id = cm.user_id
+        WHERE cm.conversation_id = @conversationId
+        """;
+
+    internal const string ListConversationsSql =
+        """
+        SELECT cm.conversation_id, cm.unread_count, c.created_at,
+               o.id AS other_id, o.username AS other_username, o.full_name AS other_full_name,
+               o.email AS other_email, o.avatar_version AS other_avatar_version,
+               m.id AS message_id, m.sender_id, m.body, m.created_at AS message_created_at,
+               rm.read_up_to AS receiver_read_up_to
+        FROM conversation_members cm
+        JOIN conversations c ON c.id = cm.conversation_id
+        JOIN users o ON o.id = cm.other_user_id
+        LEFT JOIN messages m ON m.id = cm.last_message_id
+        LEFT JOIN conversation_members rm ON rm.conversation_id = cm.conversation_id AND rm.user_id = m.receiver_id
+        WHERE cm.user_id = @userId
+        ORDER BY cm.last_message_id DESC
+        LIMIT @limit
+        """;
+
     public async Task<long> LastMessageIdAsync(long userId, CancellationToken ct)
     {
         await using var connection = await db.OpenAsync(ct);
         // Two index lookups (sender, receiver) rather than one OR that would scan.
         return await connection.ExecuteScalarAsync<long>(
-            """
-            SELECT MAX(COALESCE((SELECT MAX(id) FROM messages WHERE sender_id = @userId), 0),
-                       COALESCE((SELECT MAX(id) FROM messages WHERE receiver_id = @userId), 0))
-            """, new { userId });
+            LastMessageIdSql, new { userId });
     }
 
     public async Task<IReadOnlyList<Partner>> PartnersAsync(long userId, CancellationToken ct)
@@ -37,21 +89,7 @@ public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
         // One query: the member row carries ordering and unread count; the last message and the
         // receiver's read cursor (for is_read) are single-row joins.
         var rows = await connection.QueryAsync<ConversationRow>(
-            """
-            SELECT cm.conversation_id, cm.unread_count, c.created_at,
-                   o.id AS other_id, o.username AS other_username, o.full_name AS other_full_name,
-                   o.email AS other_email, o.avatar_version AS other_avatar_version,
-                   m.id AS message_id, m.sender_id, m.body, m.created_at AS message_created_at,
-                   rm.read_up_to AS receiver_read_up_to
-            FROM conversation_members cm
-            JOIN conversations c ON c.id = cm.conversation_id
-            JOIN users o ON o.id = cm.other_user_id
-            LEFT JOIN messages m ON m.id = cm.last_message_id
-            LEFT JOIN conversation_members rm ON rm.conversation_id = cm.conversation_id AND rm.user_id = m.receiver_id
-            WHERE cm.user_id = @userId
-            ORDER BY cm.last_message_id DESC
-            LIMIT @limit
-            """, new { userId, limit });
+            ListConversationsSql, new { userId, limit });
         var me = await connection.QuerySingleAsync<string>("SELECT username FROM users WHERE id = @userId", new { userId });
         return rows.Select(r =>
         {
@@ -70,20 +108,11 @@ public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
     {
         await using var connection = await db.OpenAsync(ct);
         var members = (await connection.QueryAsync<MemberRow>(
-            """
-            SELECT cm.user_id, cm.read_up_to, u.username
-            FROM conversation_members cm JOIN users u ON u.id = cm.user_id
-            WHERE cm.conversation_id = @conversationId
-            """, new { conversationId })).AsList();
+            HistoryMembersSql, new { conversationId })).AsList();
         if (!members.Exists(m => m.UserId == userId)) return null;
 
         var rows = (await connection.QueryAsync<MessageRow>(
-            """
-            SELECT id, sender_id, receiver_id, body, created_at FROM messages
-            WHERE conversation_id = @conversationId AND id < @before
-            ORDER BY id DESC
-            LIMIT @limit
-            """, new { conversationId, before = before ?? long.MaxValue, limit })).AsList();
+            HistorySql, new { conversationId, before = before ?? long.MaxValue, limit })).AsList();
         rows.Reverse();
         return rows.Select(r =>
         {
@@ -98,21 +127,7 @@ public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
         await using var connection = await db.OpenAsync(ct);
         // Each half is an index range scan ((sender_id, id) and (receiver_id, id)) stopped at limit + 1.
         var rows = (await connection.QueryAsync<SyncRow>(
-            """
-            SELECT m.id, m.conversation_id, m.body, m.created_at, m.is_new_conversation,
-                   s.id AS s_id, s.username AS s_username, s.full_name AS s_full_name, s.email AS s_email, s.avatar_version AS s_avatar_version,
-                   r.id AS r_id, r.username AS r_username, r.full_name AS r_full_name, r.email AS r_email, r.avatar_version AS r_avatar_version
-            FROM (
-                SELECT * FROM (SELECT id FROM messages WHERE sender_id = @userId AND id > @afterMessageId ORDER BY id LIMIT @take)
-                UNION
-                SELECT * FROM (SELECT id FROM messages WHERE receiver_id = @userId AND id > @afterMessageId ORDER BY id LIMIT @take)
-            ) ids
-            JOIN messages m ON m.id = ids.id
-            JOIN users s ON s.id = m.sender_id
-            JOIN users r ON r.id = m.receiver_id
-            ORDER BY m.id
-            LIMIT @take
-            """, new { userId, afterMessageId, take = limit + 1 })).AsList();
+            SyncSql, new { userId, afterMessageId, take = limit + 1 })).AsList();
         var hasMore = rows.Count > limit;
         if (hasMore) rows.RemoveAt(rows.Count - 1);
         var messages = rows.Select(r => new StoredMessage(

@@ -5,6 +5,16 @@ namespace Chat.Server.Storage;
 
 public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
 {
+    internal const string SearchSql =
+        """
+        SELECT id, username, full_name, email, avatar_version FROM users
+        WHERE id <> @searcherId
+          AND (id IN (SELECT user_id FROM user_search_terms WHERE term >= @q AND term < @upper)
+               OR email_norm = @q)
+        ORDER BY username_norm
+        LIMIT @limit
+        """;
+
     private const string UserColumns = "id, username, full_name, email, avatar_version";
 
     public static string Normalize(string value) => value.ToLowerInvariant();
@@ -81,14 +91,7 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
         await using var connection = await db.OpenAsync(ct);
         // Every indexed term that starts with q lies in [q, q + U+10FFFF): an index range scan, no LIKE escaping.
         var rows = await connection.QueryAsync<UserRow>(
-            $"""
-            SELECT {UserColumns} FROM users
-            WHERE id <> @searcherId
-              AND (id IN (SELECT user_id FROM user_search_terms WHERE term >= @q AND term < @upper)
-                   OR email_norm = @q)
-            ORDER BY username_norm
-            LIMIT @limit
-            """,
+            SearchSql,
             new { searcherId, q, upper = q + char.ConvertFromUtf32(0x10FFFF), limit });
         return rows.AsList();
     }

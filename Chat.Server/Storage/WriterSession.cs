@@ -9,6 +9,18 @@ namespace Chat.Server.Storage;
 /// </summary>
 internal sealed class WriterSession : IDisposable
 {
+    internal const string FindByClientMsgIdSql = "SELECT id, conversation_id, receiver_id, body, created_at, is_new_conversation FROM messages WHERE sender_id = $sender AND client_msg_id = $client";
+    internal const string FindConversationSql = "SELECT id FROM conversations WHERE user_a = $a AND user_b = $b";
+    internal const string CountUnreadSql = "SELECT COUNT(*) FROM messages WHERE conversation_id = $conversation AND receiver_id = $user AND id > $upTo";
+    internal const string FindMemberSql = "SELECT other_user_id, last_message_id, read_up_to FROM conversation_members WHERE user_id = $user AND conversation_id = $conversation";
+    internal const string TouchMembersSql =
+        """
+        UPDATE conversation_members
+        SET last_message_id = $message,
+            unread_count = unread_count + (user_id = $receiver)
+        WHERE user_id IN ($sender, $receiver) AND conversation_id = $conversation
+        """;
+
     private const int MaxCachedConversations = 200_000;
 
     private readonly SqliteConnection _connection;
@@ -29,8 +41,8 @@ internal sealed class WriterSession : IDisposable
     public WriterSession(SqliteConnection connection)
     {
         _connection = connection;
-        _findByClientMsgId = Command("SELECT id, conversation_id, receiver_id, body, created_at, is_new_conversation FROM messages WHERE sender_id = $sender AND client_msg_id = $client", "$sender", "$client");
-        _findConversation = Command("SELECT id FROM conversations WHERE user_a = $a AND user_b = $b", "$a", "$b");
+        _findByClientMsgId = Command(FindByClientMsgIdSql, "$sender", "$client");
+        _findConversation = Command(FindConversationSql, "$a", "$b");
         _insertConversation = Command("INSERT INTO conversations (user_a, user_b, created_at) VALUES ($a, $b, $now) RETURNING id", "$a", "$b", "$now");
         _insertMember = Command("INSERT INTO conversation_members (user_id, conversation_id, other_user_id) VALUES ($user, $conversation, $other)", "$user", "$conversation", "$other");
         _insertMessage = Command(
@@ -40,15 +52,10 @@ internal sealed class WriterSession : IDisposable
             RETURNING id
             """, "$conversation", "$sender", "$receiver", "$body", "$now", "$isNew", "$client");
         _touchMembers = Command(
-            """
-            UPDATE conversation_members
-            SET last_message_id = $message,
-                unread_count = unread_count + (user_id = $receiver)
-            WHERE conversation_id = $conversation
-            """, "$message", "$receiver", "$conversation");
+            TouchMembersSql, "$message", "$receiver", "$conversation", "$sender");
         _findUser = Command("SELECT id, username, full_name, email, avatar_version FROM users WHERE id = $id", "$id");
-        _findMember = Command("SELECT other_user_id, last_message_id, read_up_to FROM conversation_members WHERE user_id = $user AND conversation_id = $conversation", "$user", "$conversation");
-        _countUnread = Command("SELECT COUNT(*) FROM messages WHERE conversation_id = $conversation AND receiver_id = $user AND id > $upTo", "$conversation", "$user", "$upTo");
+        _findMember = Command(FindMemberSql, "$user", "$conversation");
+        _countUnread = Command(CountUnreadSql, "$conversation", "$user", "$upTo");
         _updateRead = Command("UPDATE conversation_members SET read_up_to = $upTo, unread_count = $unread WHERE user_id = $user AND conversation_id = $conversation", "$upTo", "$unread", "$user", "$conversation");
     }
 
@@ -110,7 +117,7 @@ internal sealed class WriterSession : IDisposable
         }
 
         var messageId = (long)Run(_insertMessage, conversationId, c.Sender.Id, c.Receiver.Id, c.Body, now, isNew ? 1L : 0L, (object?)c.ClientMsgId ?? DBNull.Value).ExecuteScalar()!;
-        Run(_touchMembers, messageId, c.Receiver.Id, conversationId).ExecuteNonQuery();
+        Run(_touchMembers, messageId, c.Receiver.Id, conversationId, c.Sender.Id).ExecuteNonQuery();
         return new StoredMessage(messageId, conversationId, c.Sender, c.Receiver, c.Body, now, isNew);
     }
 
