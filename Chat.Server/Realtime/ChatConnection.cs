@@ -27,6 +27,7 @@ public sealed partial class ChatConnection
     private string _closeReason = "";
     private volatile bool _discardQueue;
     private volatile bool _acceptingSends = true;
+    private volatile bool _receiveRefused;
     private readonly TaskCompletionSource _closeRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public ChatConnection(WebSocket socket, long userId, string username, long tokenId, ChatOptions options, ILogger logger)
@@ -125,6 +126,16 @@ public sealed partial class ChatConnection
         if (await Task.WhenAny(both, Task.Delay(_closeTimeout, CancellationToken.None)) != both)
             _socket.Abort();
         try { await both; } catch { /* both loops log their own faults */ }
+
+        // A receive the framework refused itself (over Kestrel: a text message that is not UTF-8) has sent its
+        // close frame (1007) and aborted the socket. Returning now lets the host tear the connection down before
+        // that frame reaches the peer, which then sees a reset instead of 1007: give the peer the close timeout
+        // to read it and hang up.
+        if (_receiveRefused && !aborted.IsCancellationRequested)
+        {
+            try { await Task.Delay(_closeTimeout, aborted); }
+            catch (OperationCanceledException) { /* the peer hung up */ }
+        }
     }
 
     private async Task WriteLoopAsync(Task<IReadOnlyList<OutboundFrame>> preamble)
@@ -218,6 +229,9 @@ public sealed partial class ChatConnection
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
+            // Not a peer that vanished and not our own abort: the framework refused what the peer sent.
+            _receiveRefused = e is WebSocketException { WebSocketErrorCode: not WebSocketError.ConnectionClosedPrematurely }
+                && !IsClosing && !aborted.IsCancellationRequested;
             LogReceiveEnded(_logger, e.GetType().Name);
         }
         finally
