@@ -49,6 +49,7 @@ internal sealed class WriterSession : IDisposable
             """
             INSERT INTO messages (conversation_id, sender_id, receiver_id, body, created_at, is_new_conversation, client_msg_id)
             VALUES ($conversation, $sender, $receiver, $body, $now, $isNew, $client)
+            ON CONFLICT (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
             RETURNING id
             """, "$conversation", "$sender", "$receiver", "$body", "$now", "$isNew", "$client");
         _touchMembers = Command(
@@ -84,23 +85,18 @@ internal sealed class WriterSession : IDisposable
 
     public StoredMessage Send(SendCommand c, long now, out bool duplicate)
     {
-        if (c.ClientMsgId is not null)
-        {
-            using var reader = Run(_findByClientMsgId, c.Sender.Id, c.ClientMsgId).ExecuteReader();
-            if (reader.Read())
-            {
-                duplicate = true;
-                var receiverId = reader.GetInt64(2);
-                var receiver = receiverId == c.Receiver.Id ? c.Receiver : FindUser(receiverId);
-                return new StoredMessage(reader.GetInt64(0), reader.GetInt64(1), c.Sender, receiver, reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5) != 0);
-            }
-        }
-
-        duplicate = false;
         var pair = c.Sender.Id < c.Receiver.Id ? (c.Sender.Id, c.Receiver.Id) : (c.Receiver.Id, c.Sender.Id);
         var isNew = false;
         if (!_conversations.TryGetValue(pair, out var conversationId) && !_created.TryGetValue(pair, out conversationId))
         {
+            // A repeat must be found before a conversation could be created for it (its original may
+            // have gone to someone else). On the common path the insert's ON CONFLICT finds repeats.
+            if (c.ClientMsgId is not null && FindRepeat(c) is { } earlier)
+            {
+                duplicate = true;
+                return earlier;
+            }
+
             var found = Run(_findConversation, pair.Item1, pair.Item2).ExecuteScalar();
             if (found is long existing)
             {
@@ -116,9 +112,23 @@ internal sealed class WriterSession : IDisposable
             _created[pair] = conversationId;
         }
 
-        var messageId = (long)Run(_insertMessage, conversationId, c.Sender.Id, c.Receiver.Id, c.Body, now, isNew ? 1L : 0L, (object?)c.ClientMsgId ?? DBNull.Value).ExecuteScalar()!;
+        if (Run(_insertMessage, conversationId, c.Sender.Id, c.Receiver.Id, c.Body, now, isNew ? 1L : 0L, (object?)c.ClientMsgId ?? DBNull.Value).ExecuteScalar() is not long messageId)
+        {
+            duplicate = true;
+            return FindRepeat(c)!;
+        }
+        duplicate = false;
         Run(_touchMembers, messageId, c.Receiver.Id, conversationId, c.Sender.Id).ExecuteNonQuery();
         return new StoredMessage(messageId, conversationId, c.Sender, c.Receiver, c.Body, now, isNew);
+    }
+
+    private StoredMessage? FindRepeat(SendCommand c)
+    {
+        using var reader = Run(_findByClientMsgId, c.Sender.Id, c.ClientMsgId!).ExecuteReader();
+        if (!reader.Read()) return null;
+        var receiverId = reader.GetInt64(2);
+        var receiver = receiverId == c.Receiver.Id ? c.Receiver : FindUser(receiverId);
+        return new StoredMessage(reader.GetInt64(0), reader.GetInt64(1), c.Sender, receiver, reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5) != 0);
     }
 
     /// <returns>Null when the reader is not a member of the conversation.</returns>
