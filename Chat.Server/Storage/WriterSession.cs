@@ -41,6 +41,13 @@ internal sealed class WriterSession : IDisposable
     public WriterSession(SqliteConnection connection)
     {
         _connection = connection;
+        using (var pragma = connection.CreateCommand())
+        {
+            // The writer touches the tail of several indexes on every send; SQLite's default 2 MB page
+            // cache made it re-read pages from the OS on each statement. 64 MB keeps them in memory.
+            pragma.CommandText = "PRAGMA cache_size=-65536";
+            pragma.ExecuteNonQuery();
+        }
         _findByClientMsgId = Command(FindByClientMsgIdSql, "$sender", "$client");
         _findConversation = Command(FindConversationSql, "$a", "$b");
         _insertConversation = Command("INSERT INTO conversations (user_a, user_b, created_at) VALUES ($a, $b, $now) RETURNING id", "$a", "$b", "$now");
