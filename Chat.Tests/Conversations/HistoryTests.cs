@@ -5,23 +5,8 @@ using static Chat.Tests.Conversations.ConversationKit;
 namespace Chat.Tests.Conversations;
 
 /// <summary><c>GET /api/conversations/{id}/messages</c>: paging, order, keys and <c>is_read</c>.</summary>
-public sealed class HistoryTests
+public sealed class HistoryTests : TwoUserTests
 {
-    private ChatApp _app = null!;
-    private TestUser _alice = null!;
-    private TestUser _bob = null!;
-
-    [SetUp]
-    public async Task SetUp()
-    {
-        _app = await ChatApp.StartAsync(Transport.TestHost);
-        _alice = await _app.RegisterAsync("alice");
-        _bob = await _app.RegisterAsync("bob");
-    }
-
-    [TearDown]
-    public async Task TearDown() => await _app.DisposeAsync();
-
     /// <summary>Seven messages, alternating senders; returns the send responses in order.</summary>
     private async Task<List<JsonObject>> SevenMessagesAsync()
     {

@@ -4,23 +4,8 @@ using static Chat.Tests.Conversations.ConversationKit;
 namespace Chat.Tests.Conversations;
 
 /// <summary><c>client_msg_id</c> makes a send idempotent per sender, over HTTP, WebSocket and a restart.</summary>
-public sealed class IdempotencyTests
+public sealed class IdempotencyTests : TwoUserTests
 {
-    private ChatApp _app = null!;
-    private TestUser _alice = null!;
-    private TestUser _bob = null!;
-
-    [SetUp]
-    public async Task SetUp()
-    {
-        _app = await ChatApp.StartAsync(Transport.TestHost);
-        _alice = await _app.RegisterAsync("alice");
-        _bob = await _app.RegisterAsync("bob");
-    }
-
-    [TearDown]
-    public async Task TearDown() => await _app.DisposeAsync();
-
     private static int Count(ChatSocket socket, string type)
     {
         lock (socket.History) return socket.History.Count(f => f.Type() == type);

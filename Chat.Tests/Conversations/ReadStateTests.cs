@@ -5,24 +5,10 @@ using static Chat.Tests.Conversations.ConversationKit;
 namespace Chat.Tests.Conversations;
 
 /// <summary><c>POST /api/conversations/{id}/read</c>, the <c>mark_read</c> frame and <c>messages_read</c>.</summary>
-public sealed class ReadStateTests
+public sealed class ReadStateTests : TwoUserTests
 {
     private static readonly string[] ReadResponseKeys = ["conversation_id", "up_to_message_id", "unread_count"];
 
-    private ChatApp _app = null!;
-    private TestUser _alice = null!;
-    private TestUser _bob = null!;
-
-    [SetUp]
-    public async Task SetUp()
-    {
-        _app = await ChatApp.StartAsync(Transport.TestHost);
-        _alice = await _app.RegisterAsync("alice");
-        _bob = await _app.RegisterAsync("bob");
-    }
-
-    [TearDown]
-    public async Task TearDown() => await _app.DisposeAsync();
 
     /// <summary>alice sends <paramref name="count"/> messages to bob; returns their ids and the conversation id.</summary>
     private async Task<(List<long> Ids, long ConversationId)> AliceSendsAsync(int count)
