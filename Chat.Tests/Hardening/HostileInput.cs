@@ -73,7 +73,15 @@ internal sealed record RawHttpAnswer(int Status, string Headers, string Body)
         .Select(l => l[(name.Length + 1)..].Trim()).FirstOrDefault();
 
     /// <summary>Sends <paramref name="target"/> byte for byte (no normalisation) and reads the answer until the server closes or the body is complete.</summary>
-    public static async Task<RawHttpAnswer> SendAsync(Uri server, string method, string target, params string[] headers)
+    public static Task<RawHttpAnswer> SendAsync(Uri server, string method, string target, params string[] headers) =>
+        SendAsync(server, method, target, ReadOnlyMemory<byte>.Empty, headers);
+
+    /// <summary>
+    /// As above, then writes <paramref name="body"/> as given (framing included) and only then reads. A test that must see a
+    /// server's early refusal sends no byte past the point of refusal: bytes written after the server closes draw a reset,
+    /// and HttpClient reports that broken pipe instead of the answer it was sent.
+    /// </summary>
+    public static async Task<RawHttpAnswer> SendAsync(Uri server, string method, string target, ReadOnlyMemory<byte> body, params string[] headers)
     {
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(server.Host, server.Port);
@@ -83,6 +91,7 @@ internal sealed record RawHttpAnswer(int Status, string Headers, string Body)
         if (!headers.Any(h => h.StartsWith("Connection:", StringComparison.OrdinalIgnoreCase))) request.Append("Connection: close\r\n");
         request.Append("\r\n");
         await stream.WriteAsync(Encoding.ASCII.GetBytes(request.ToString()));
+        if (!body.IsEmpty) await stream.WriteAsync(body);
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var received = new MemoryStream();

@@ -157,30 +157,54 @@ public sealed class HttpFuzzTests
     public async Task BodiesOverTheKestrelLimitAre413TooLargeAndTheServerKeepsServing()
     {
         const int limit = 1024 * 1024 + 64 * 1024;
-        var big = "{\"receiver\":\"bob\",\"message\":\"" + new string('a', limit + 1024) + "\"}";
-        using var client = _alice.Client();
-        foreach (var (method, path) in new[] { (HttpMethod.Post, "/api/messages"), (HttpMethod.Post, "/api/auth/register"), (HttpMethod.Post, "/api/auth/login"),
-                     (HttpMethod.Patch, "/api/users/me"), (HttpMethod.Post, $"/api/conversations/{_conversationId}/read") })
+        string[] auth = [$"Authorization: Bearer {_alice.Token}"];
+        foreach (var (method, path) in new[] { ("POST", "/api/messages"), ("POST", "/api/auth/register"), ("POST", "/api/auth/login"),
+                     ("PATCH", "/api/users/me"), ("POST", $"/api/conversations/{_conversationId}/read") })
         {
-            // Declared length over the limit, and the same body streamed chunked (no length up front).
-            await HostileInput.AssertProblemAsync(await SendAsync(client, method, path, HostileInput.Json(big)), 413, "too_large", $"{method} {path}");
-            var chunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(big))) { Headers = { ContentType = new("application/json") } };
-            var request = new HttpRequestMessage(method, path) { Content = chunked };
-            request.Headers.TransferEncodingChunked = true;
-            await HostileInput.AssertProblemAsync(await client.SendAsync(request), 413, "too_large", $"{method} {path} chunked");
+            // A declared length over the limit is refused before any of the body is read, so none is sent.
+            AssertProblem(await RawHttpAnswer.SendAsync(_app.BaseAddress, method, path, [.. auth, "Content-Type: application/json", $"Content-Length: {limit + 1024}"]),
+                413, "too_large", $"{method} {path}");
+            // Chunked (no length up front): the server must count as it reads; the last byte sent is the one over the limit.
+            AssertProblem(await RawHttpAnswer.SendAsync(_app.BaseAddress, method, path, ChunkedJson(limit + 1),
+                    [.. auth, "Content-Type: application/json", "Transfer-Encoding: chunked"]),
+                413, "too_large", $"{method} {path} chunked");
         }
+        using var client = _alice.Client();
         // An avatar over Chat:MaxAvatarBytes but under the Kestrel limit is refused by the endpoint, also 413.
         var avatar = new byte[1024 * 1024 + 1];
         new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }.CopyTo(avatar, 0);
         await HostileInput.AssertProblemAsync(await client.PutAsync("/api/users/me/avatar", new ByteArrayContent(avatar) { Headers = { ContentType = new("image/png") } }), 413, "too_large", "avatar");
-        var huge = new byte[limit + 1];
-        avatar.AsSpan(0, 8).CopyTo(huge);
-        await HostileInput.AssertProblemAsync(await client.PutAsync("/api/users/me/avatar", new ByteArrayContent(huge) { Headers = { ContentType = new("image/png") } }), 413, "too_large", "avatar over the Kestrel limit");
+        AssertProblem(await RawHttpAnswer.SendAsync(_app.BaseAddress, "PUT", "/api/users/me/avatar", [.. auth, "Content-Type: image/png", $"Content-Length: {limit + 1}"]),
+            413, "too_large", "avatar over the Kestrel limit");
 
         Assert.That(HostileInput.Count(_app.DatabasePath, "messages"), Is.EqualTo(1));
         using var fresh = _app.CreateClient();
         Assert.That((int)(await fresh.GetAsync("/healthz")).StatusCode, Is.EqualTo(200));
         await _alice.SendAsync("bob", "still serving");
+    }
+
+    /// <summary>A JSON body of <paramref name="bytes"/> bytes in 64 KiB chunks, without the terminating chunk.</summary>
+    private static byte[] ChunkedJson(int bytes)
+    {
+        var json = Encoding.UTF8.GetBytes("{\"receiver\":\"bob\",\"message\":\"" + new string('a', bytes) + "\"}").AsSpan(0, bytes);
+        var framed = new MemoryStream();
+        for (var at = 0; at < json.Length; at += 64 * 1024)
+        {
+            var chunk = json.Slice(at, Math.Min(64 * 1024, json.Length - at));
+            framed.Write(Encoding.ASCII.GetBytes($"{chunk.Length:x}\r\n"));
+            framed.Write(chunk);
+            framed.Write("\r\n"u8);
+        }
+        return framed.ToArray();
+    }
+
+    private static void AssertProblem(RawHttpAnswer answer, int status, string code, string what)
+    {
+        Assert.That(answer.Status, Is.EqualTo(status), $"{what}: {answer.Body}");
+        Assert.That(answer.Header("Content-Type"), Does.StartWith("application/problem+json"), $"{what}: {answer.Body}");
+        var body = JsonNode.Parse(answer.Body)!.AsObject();
+        Assert.That(body["code"]?.GetValue<string>(), Is.EqualTo(code), what);
+        Assert.That(body["status"]?.GetValue<int>(), Is.EqualTo(status), what);
     }
 
     [Test]
