@@ -70,6 +70,7 @@ public static partial class ChatHost
         services.AddSingleton<SqliteMessageWriter>();
         services.AddSingleton<IMessageWriter>(sp => sp.GetRequiredService<SqliteMessageWriter>());
         services.AddHostedService(sp => sp.GetRequiredService<SqliteMessageWriter>());
+        services.AddHostedService<WalCheckpointer>();
 
         // Auth
         services.AddSingleton<IPasswordHasher<UserRow>, PasswordHasher<UserRow>>();

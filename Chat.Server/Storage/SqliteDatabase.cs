@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace Chat.Server.Storage;
 
 /// <summary>Opens configured SQLite connections. Reads use the provider's connection pool; the writer keeps its own.</summary>
-public sealed class SqliteDatabase
+public class SqliteDatabase
 {
     private readonly string _connectionString;
     private readonly string? _pragmas;
@@ -32,9 +32,29 @@ public sealed class SqliteDatabase
         // FULL is SQLite's default, so the common case costs no statement per open.
         var synchronous = options.Value.Synchronous.ToUpperInvariant();
         _pragmas = synchronous == "FULL" ? null : $"PRAGMA synchronous={synchronous};";
+        DurableAcks = synchronous is "FULL" or "EXTRA";
+        var file = builder.DataSource;
+        WalPath = string.IsNullOrEmpty(file) || file == ":memory:" || builder.Mode == SqliteOpenMode.Memory ? null : Path.GetFullPath(file) + "-wal";
     }
 
     public string DataSource { get; }
+
+    /// <summary>True when a write must be on disk (fsynced) before anyone is told about it: <c>synchronous</c> FULL or EXTRA.</summary>
+    public bool DurableAcks { get; }
+
+    /// <summary>The WAL file of an on-disk database; null for an in-memory one.</summary>
+    public string? WalPath { get; }
+
+    /// <summary>
+    /// fsyncs the WAL: every transaction committed before the call is then on disk. Opened per call, so
+    /// a WAL that SQLite deleted and recreated is never missed through a stale handle.
+    /// </summary>
+    public virtual void SyncWal()
+    {
+        if (WalPath is null) return;
+        using var wal = new FileStream(WalPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        wal.Flush(flushToDisk: true);
+    }
 
     public SqliteConnection Open()
     {

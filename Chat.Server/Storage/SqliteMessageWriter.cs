@@ -90,7 +90,7 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         try
         {
-            _session ??= new WriterSession(_db.Open());
+            _session ??= new WriterSession(_db.Open(), deferSync: _db.DurableAcks);
             _session.Begin();
             foreach (var op in batch) op.Execute(_session, now);
             _session.Commit();
@@ -116,17 +116,33 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
     }
 
     /// <summary>
-    /// Publishes committed batches in commit order and answers their senders. Kept off the commit loop:
-    /// serializing and queueing frames was an eighth of that loop's time, and the loop was the bottleneck.
+    /// Makes committed batches durable, then publishes them in commit order and answers their senders.
+    /// Kept off the commit loop: the fsync of one group of batches overlaps the next batch's SQL (the
+    /// commit itself skips the fsync), and serializing and queueing frames was an eighth of that loop's time.
     /// </summary>
     private async Task DispatchLoopAsync()
     {
+        var ready = new List<WriteOp[]>();
         while (await _committed.Reader.WaitToReadAsync())
         {
-            while (_committed.Reader.TryRead(out var batch))
+            while (_committed.Reader.TryRead(out var batch)) ready.Add(batch);
+            // One fsync covers every batch committed so far; nobody hears of a write before it is on disk.
+            Exception? unsynced = null;
+            if (_db.DurableAcks)
+            {
+                try { _db.SyncWal(); }
+                catch (Exception e) { unsynced = e; LogSyncFailed(_logger, e); }
+            }
+            foreach (var batch in ready)
             {
                 foreach (var op in batch)
                 {
+                    if (unsynced is not null)
+                    {
+                        // Committed but maybe not on disk: refused, so the client retries; its client_msg_id finds the original.
+                        op.Fail(ChatException.Internal());
+                        continue;
+                    }
                     try
                     {
                         op.Publish(_listener);
@@ -139,6 +155,7 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
                     op.Complete();
                 }
             }
+            ready.Clear();
         }
     }
 
@@ -205,6 +222,9 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Commit of a batch of {Count} writes failed; all were refused")]
     private static partial void LogCommitFailed(ILogger logger, Exception e, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "fsync of the WAL failed; the writes it covered were refused")]
+    private static partial void LogSyncFailed(ILogger logger, Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Notifying after a commit failed; the write stands")]
     private static partial void LogNotifyFailed(ILogger logger, Exception e);

@@ -38,14 +38,26 @@ internal sealed class WriterSession : IDisposable
     private readonly SqliteCommand _updateRead;
     private SqliteTransaction? _transaction;
 
-    public WriterSession(SqliteConnection connection)
+    /// <param name="deferSync">
+    /// Commit without fsync (<c>synchronous=NORMAL</c>); the caller fsyncs the WAL (<see cref="SqliteDatabase.SyncWal"/>)
+    /// before it tells anyone, on another thread, so the next batch runs while the disk catches up.
+    /// </param>
+    public WriterSession(SqliteConnection connection, bool deferSync)
     {
         _connection = connection;
         using (var pragma = connection.CreateCommand())
         {
+            if (deferSync)
+            {
+                pragma.CommandText = "PRAGMA synchronous=NORMAL";
+                pragma.ExecuteNonQuery();
+            }
             // The writer touches the tail of several indexes on every send; SQLite's default 2 MB page
             // cache made it re-read pages from the OS on each statement. 64 MB keeps them in memory.
             pragma.CommandText = "PRAGMA cache_size=-65536";
+            pragma.ExecuteNonQuery();
+            // WalCheckpointer copies the WAL back on its own thread; this is only the safety valve.
+            pragma.CommandText = $"PRAGMA wal_autocheckpoint={WalCheckpointer.WriterFallbackPages}";
             pragma.ExecuteNonQuery();
         }
         _findByClientMsgId = Command(FindByClientMsgIdSql, "$sender", "$client");

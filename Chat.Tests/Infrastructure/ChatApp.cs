@@ -39,6 +39,7 @@ public sealed class ChatApp : IAsyncDisposable
         Settings = settings;
     }
 
+    private Action<IServiceCollection>? _services;
     public Transport Transport { get; }
     public string DatabasePath { get; }
     public IDictionary<string, string?> Settings { get; }
@@ -49,9 +50,11 @@ public sealed class ChatApp : IAsyncDisposable
     public static string NewDatabasePath() =>
         Path.Combine(Path.GetTempPath(), "chat-tests", $"{Guid.NewGuid():N}.db");
 
-    public static async Task<ChatApp> StartAsync(Transport transport = Transport.TestHost, IDictionary<string, string?>? settings = null, string? databasePath = null)
+    /// <param name="services">Replaces server services (fault injection); applied after the server's own registrations.</param>
+    public static async Task<ChatApp> StartAsync(Transport transport = Transport.TestHost, IDictionary<string, string?>? settings = null, string? databasePath = null,
+        Action<IServiceCollection>? services = null)
     {
-        var app = new ChatApp(transport, databasePath ?? NewDatabasePath(), settings ?? new Dictionary<string, string?>());
+        var app = new ChatApp(transport, databasePath ?? NewDatabasePath(), settings ?? new Dictionary<string, string?>()) { _services = services };
         await app.StartServerAsync();
         return app;
     }
@@ -60,7 +63,7 @@ public sealed class ChatApp : IAsyncDisposable
     public async Task<ChatApp> RestartAsync()
     {
         await StopAsync();
-        var next = new ChatApp(Transport, DatabasePath, Settings);
+        var next = new ChatApp(Transport, DatabasePath, Settings) { _services = _services };
         await next.StartServerAsync();
         return next;
     }
@@ -84,6 +87,7 @@ public sealed class ChatApp : IAsyncDisposable
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             // Keep PBKDF2, but cheaper, so tests can register many users quickly.
             builder.Services.Configure<PasswordHasherOptions>(o => o.IterationCount = 1000);
+            _services?.Invoke(builder.Services);
             if (Transport == Transport.TestHost) builder.WebHost.UseTestServer();
             else builder.WebHost.UseUrls("http://127.0.0.1:0");
         });

@@ -1,0 +1,151 @@
+using System.Text.Json.Nodes;
+using Chat.Server;
+using Chat.Server.Storage;
+using Chat.Tests.Infrastructure;
+using Chat.Tests.Resilience;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Chat.Tests.Storage;
+
+/// <summary>
+/// The writer commits without waiting for the disk and fsyncs the WAL on the dispatch loop, so these pin down what
+/// that must never change: nobody hears of a write before its fsync, a failed fsync refuses what it covered, and the
+/// WAL is copied back into the database by the background checkpointer rather than by the writer.
+/// </summary>
+[TestFixture]
+public sealed class DurabilityTests
+{
+    private ChatApp? _app;
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        if (_app is not null) await _app.DisposeAsync();
+    }
+
+    private async Task<(TestUser Alice, ChatSocket AliceSocket, ChatSocket BobSocket)> StartAsync(Action<IServiceCollection>? services = null)
+    {
+        _app = await ChatApp.StartAsync(Transport.TestHost, services: services);
+        var alice = await _app.RegisterAsync("alice");
+        var bob = await _app.RegisterAsync("bob");
+        var aliceSocket = await alice.ConnectAsync();
+        await aliceSocket.ExpectAsync("connected");
+        var bobSocket = await bob.ConnectAsync();
+        await bobSocket.ExpectAsync("connected");
+        await aliceSocket.DrainAsync();
+        return (alice, aliceSocket, bobSocket);
+    }
+
+    private static JsonObject Send(string receiver, string text, string clientMsgId) =>
+        new() { ["type"] = "send_message", ["receiver"] = receiver, ["message"] = text, ["client_msg_id"] = clientMsgId };
+
+    private long StoredCount() => StoredMessages.All(_app!.DatabasePath).Count;
+
+    [Test]
+    public async Task NobodyHearsOfAMessageBeforeTheWalHoldingItIsFsynced()
+    {
+        var database = (GatedDatabase?)null;
+        var (_, aliceSocket, bobSocket) = await StartAsync(s => s.AddSingleton<SqliteDatabase>(sp =>
+            database = new GatedDatabase(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<IOptions<ChatOptions>>())));
+        database!.Close();
+
+        await aliceSocket.SendAsync(Send("bob", "held until durable", "m1"));
+        Assert.That(database.Entered.Wait(TimeSpan.FromSeconds(10)), Is.True, "the dispatch loop never asked for an fsync");
+        Assert.That(StoredCount(), Is.EqualTo(1), "the message is committed while its fsync is pending");
+        Assert.That(await aliceSocket.TryNextAsync(TimeSpan.FromMilliseconds(400)), Is.Null, "ack before the fsync");
+        Assert.That(await bobSocket.TryNextAsync(TimeSpan.FromMilliseconds(100)), Is.Null, "chat_message before the fsync");
+
+        database.Open();
+        var ack = await aliceSocket.WaitForAsync("ack");
+        var delivered = await bobSocket.WaitForAsync("chat_message");
+        Assert.That(delivered["message_id"]!.GetValue<long>(), Is.EqualTo(ack["message_id"]!.GetValue<long>()));
+        Assert.That(database.Syncs, Is.GreaterThanOrEqualTo(1));
+    }
+
+    [Test]
+    public async Task AFailedFsyncRefusesTheSendItCoveredAndTheRetryReturnsTheStoredOriginal()
+    {
+        var database = (FailingOnceDatabase?)null;
+        var (_, aliceSocket, bobSocket) = await StartAsync(s => s.AddSingleton<SqliteDatabase>(sp =>
+            database = new FailingOnceDatabase(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<IOptions<ChatOptions>>())));
+
+        await aliceSocket.SendAsync(Send("bob", "disk trouble", "retry-me"));
+        var error = await aliceSocket.ExpectAsync("error");
+        Assert.That(error["code"]!.GetValue<string>(), Is.EqualTo("internal"));
+        Assert.That(await bobSocket.TryNextAsync(TimeSpan.FromMilliseconds(300)), Is.Null, "delivered although its fsync failed");
+
+        // Committed but not known to be on disk: the client's retry with the same client_msg_id finds it.
+        await aliceSocket.SendAsync(Send("bob", "disk trouble", "retry-me"));
+        var ack = await aliceSocket.WaitForAsync("ack");
+        var stored = StoredMessages.All(_app!.DatabasePath);
+        Assert.That(stored, Has.Count.EqualTo(1));
+        Assert.That(stored.Single().Key, Is.EqualTo(ack["message_id"]!.GetValue<long>()));
+        Assert.That(stored.Single().Value, Is.EqualTo("retry-me"));
+    }
+
+    [Test]
+    public async Task TheBackgroundCheckpointerCopiesTheWalIntoTheDatabaseFile()
+    {
+        var (alice, aliceSocket, _) = await StartAsync();
+        for (var i = 0; i < 300; i++) await aliceSocket.SendAsync(Send("bob", $"message {i}", $"c{i}"));
+        for (var i = 0; i < 300; i++) await aliceSocket.WaitForAsync("ack");
+
+        // The writer's own threshold (WalCheckpointer.WriterFallbackPages) is far above what 300 messages write,
+        // so only the background checkpointer can have copied every frame back into the database file.
+        var (frames, backfilled) = (0u, 0u);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline)
+        {
+            (frames, backfilled) = WalIndex(_app!.DatabasePath);
+            if (frames > 0 && backfilled == frames) break;
+            await Task.Delay(50);
+        }
+        Assert.That(frames, Is.GreaterThan(0u).And.LessThan((uint)WalCheckpointer.WriterFallbackPages));
+        Assert.That(backfilled, Is.EqualTo(frames), "frames left in the WAL");
+        Assert.That(StoredCount(), Is.EqualTo(300));
+        await alice.SendAsync("bob", "still writing after the checkpoint");
+        Assert.That(StoredCount(), Is.EqualTo(301));
+    }
+
+    /// <summary>mxFrame (frames in the WAL) and nBackfill (frames already copied into the database) from the wal-index.</summary>
+    private static (uint Frames, uint Backfilled) WalIndex(string databasePath)
+    {
+        using var shm = new FileStream(databasePath + "-shm", FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var header = new byte[100];
+        shm.ReadExactly(header);
+        return (BitConverter.ToUInt32(header, 16), BitConverter.ToUInt32(header, 96));
+    }
+
+    /// <summary>Holds every WAL fsync until the test opens the gate.</summary>
+    private sealed class GatedDatabase(IConfiguration configuration, IOptions<ChatOptions> options) : SqliteDatabase(configuration, options)
+    {
+        private readonly ManualResetEventSlim _gate = new(true);
+        private int _syncs;
+        public ManualResetEventSlim Entered { get; } = new(false);
+        public int Syncs => Volatile.Read(ref _syncs);
+        public void Close() => _gate.Reset();
+        public void Open() => _gate.Set();
+
+        public override void SyncWal()
+        {
+            Entered.Set();
+            _gate.Wait(TimeSpan.FromSeconds(30));
+            base.SyncWal();
+            Interlocked.Increment(ref _syncs);
+        }
+    }
+
+    /// <summary>The first WAL fsync fails as a dying disk's would; later ones work.</summary>
+    private sealed class FailingOnceDatabase(IConfiguration configuration, IOptions<ChatOptions> options) : SqliteDatabase(configuration, options)
+    {
+        private int _calls;
+
+        public override void SyncWal()
+        {
+            if (Interlocked.Increment(ref _calls) == 1) throw new IOException("Input/output error");
+            base.SyncWal();
+        }
+    }
+}
