@@ -35,7 +35,7 @@ static int Usage()
           fanout    --users 100 --rate 5000 --duration 10 [--warmup 2 --drain 10 --p99-bound 20]
           ladder    --rates 1000,2000,5000,10000,15000,20000,30000,40000,50000,60000 --duration 5 --p99-bound 20 [--all-steps: go on past the bound]
           max       --users 100 --window 16 --duration 10
-          sockets   --sockets 10000 --sockets-per-user 10 [--connect-concurrency 32 --settle 3]
+          sockets   --sockets 10000 --sockets-per-user 10 [--connect-concurrency 32 --settle 3 --hold SECONDS]
           queries   [--small] [--sizes 10000,1000000] [--iterations 200]
           report    writes docs/benchmarks.md and docs/bench-latency.svg from bench-results/*.json [--note TEXT]
 

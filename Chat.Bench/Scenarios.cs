@@ -195,6 +195,12 @@ public static class Scenarios
             var rss1 = server.RssKiB;
             var added = conns.Count(c => !c.Closed && c.Ws.State == System.Net.WebSockets.WebSocketState.Open);
             var perSocketKiB = added > 0 ? Math.Round((rss1 - rss0) / (double)added, 2) : double.NaN;
+            if (args.Int("hold", 0) is > 0 and var hold)
+            {
+                // Keeps the sockets open so the server can be inspected (dotnet-gcdump, dotnet-counters).
+                Console.WriteLine($"holding {open} sockets for {hold} s; server pid {server.Pid}");
+                await Task.Delay(TimeSpan.FromSeconds(hold));
+            }
             results = new Dictionary<string, object?>
             {
                 ["sockets_requested"] = count,

@@ -95,6 +95,14 @@ public static partial class Migrations
         """
         CREATE INDEX ix_conversation_members_conversation ON conversation_members (conversation_id);
         """,
+
+        // 3: search ordered by username without reading a users row per match: each term carries its user's
+        // username_norm, so a common prefix is sorted on this covering index and only the page is fetched.
+        """
+        ALTER TABLE user_search_terms ADD COLUMN username_norm TEXT NOT NULL DEFAULT '';
+        UPDATE user_search_terms SET username_norm = (SELECT u.username_norm FROM users u WHERE u.id = user_search_terms.user_id);
+        CREATE INDEX ix_user_search_terms_sorted ON user_search_terms (term, username_norm, user_id);
+        """,
     ];
 
     public static int Apply(SqliteConnection connection, ILogger logger)

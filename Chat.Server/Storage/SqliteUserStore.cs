@@ -5,14 +5,21 @@ namespace Chat.Server.Storage;
 
 public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
 {
+    // The page is chosen from (username_norm, user_id) pairs alone (a covering index range scan plus the
+    // email match), and only its rows are read from users.
     internal const string SearchSql =
         """
-        SELECT id, username, full_name, email, avatar_version FROM users
-        WHERE id <> @searcherId
-          AND (id IN (SELECT user_id FROM user_search_terms WHERE term >= @q AND term < @upper)
-               OR email_norm = @q)
-        ORDER BY username_norm
-        LIMIT @limit
+        SELECT u.id, u.username, u.full_name, u.email, u.avatar_version
+        FROM (
+            SELECT username_norm, user_id FROM user_search_terms
+            WHERE term >= @q AND term < @upper AND user_id <> @searcherId
+            UNION
+            SELECT username_norm, id FROM users WHERE email_norm = @q AND id <> @searcherId
+            ORDER BY username_norm
+            LIMIT @limit
+        ) page
+        JOIN users u ON u.id = page.user_id
+        ORDER BY page.username_norm
         """;
 
     private const string UserColumns = "id, username, full_name, email, avatar_version";
@@ -169,8 +176,9 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
             terms.Add(name);
             foreach (var word in name.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)) terms.Add(word);
         }
+        var usernameNorm = Normalize(username);
         foreach (var term in terms)
-            await connection.ExecuteAsync("INSERT INTO user_search_terms (term, user_id) VALUES (@term, @userId)", new { term, userId }, tx);
+            await connection.ExecuteAsync("INSERT INTO user_search_terms (term, user_id, username_norm) VALUES (@term, @userId, @usernameNorm)", new { term, userId, usernameNorm }, tx);
     }
 
     private sealed class CredentialRow
