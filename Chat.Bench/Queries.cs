@@ -131,7 +131,7 @@ public static class Queries
         // Users: 1 is the hub; 2..N the others.
         var tx = cn.BeginTransaction();
         using (var user = Prepare(cn, tx, "INSERT INTO users (id, username, username_norm, password_hash, full_name, email, email_norm, created_at) VALUES ($id, $u, $un, 'x', $f, $e, $e, $t)", "$id", "$u", "$un", "$f", "$e", "$t"))
-        using (var term = Prepare(cn, tx, "INSERT OR IGNORE INTO user_search_terms (term, user_id, username_norm) VALUES ($term, $id, $un)", "$term", "$id", "$un"))
+        using (var term = Prepare(cn, tx, "INSERT OR IGNORE INTO user_search_terms (term, user_id, username_norm, is_phrase) VALUES ($term, $id, $un, $phrase)", "$term", "$id", "$un", "$phrase"))
         {
             var terms = new HashSet<string>(StringComparer.Ordinal);
             for (var id = 1; id <= size.Users; id++)
@@ -144,7 +144,7 @@ public static class Queries
                 var norm = fullName.ToLowerInvariant();
                 terms.Add(norm);
                 foreach (var w in norm.Split(' ')) terms.Add(w);
-                foreach (var t in terms) Run(term, t, id, username.ToLowerInvariant());
+                foreach (var t in terms) Run(term, t, id, username.ToLowerInvariant(), t.Contains(' ') ? 1 : 0);
             }
         }
         tx.Commit();

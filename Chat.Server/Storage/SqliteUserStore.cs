@@ -12,7 +12,7 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
         SELECT u.id, u.username, u.full_name, u.email, u.avatar_version
         FROM (
             SELECT username_norm, user_id FROM user_search_terms
-            WHERE term >= @q AND term < @upper AND user_id <> @searcherId
+            WHERE is_phrase IN (0, @phrase) AND term >= @q AND term < @upper AND user_id <> @searcherId
             UNION
             SELECT username_norm, id FROM users WHERE email_norm = @q AND id <> @searcherId
             ORDER BY username_norm
@@ -99,7 +99,7 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
         // Every indexed term that starts with q lies in [q, q + U+10FFFF): an index range scan, no LIKE escaping.
         var rows = await connection.QueryAsync<UserRow>(
             SearchSql,
-            new { searcherId, q, upper = q + char.ConvertFromUtf32(0x10FFFF), limit });
+            new { searcherId, q, upper = q + char.ConvertFromUtf32(0x10FFFF), phrase = q.Contains(' ') ? 1 : 0, limit });
         return rows.AsList();
     }
 
@@ -178,7 +178,8 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
         }
         var usernameNorm = Normalize(username);
         foreach (var term in terms)
-            await connection.ExecuteAsync("INSERT INTO user_search_terms (term, user_id, username_norm) VALUES (@term, @userId, @usernameNorm)", new { term, userId, usernameNorm }, tx);
+            await connection.ExecuteAsync("INSERT INTO user_search_terms (term, user_id, username_norm, is_phrase) VALUES (@term, @userId, @usernameNorm, @isPhrase)",
+                new { term, userId, usernameNorm, isPhrase = term.Contains(' ') ? 1 : 0 }, tx);
     }
 
     private sealed class CredentialRow

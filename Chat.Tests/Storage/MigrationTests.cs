@@ -32,8 +32,12 @@ public sealed class MigrationTests
 
         Assert.That(db.ExecuteScalar<long>("SELECT MAX(version) FROM schema_version"), Is.EqualTo(Migrations.Steps.Length));
         Assert.That(db.ExecuteScalar<long>("SELECT COUNT(*) FROM user_search_terms t JOIN users u ON u.id = t.user_id WHERE t.username_norm <> u.username_norm"), Is.Zero);
-        var found = db.Query(SqliteUserStore.SearchSql, new { searcherId = 3L, q = "alpha", upper = "alpha" + char.ConvertFromUtf32(0x10FFFF), limit = 20 })
-            .Select(row => (string)row.username).ToList();
-        Assert.That(found, Is.EqualTo(new[] { "amy", "Zed" }), "ordered by username, ignoring case");
+        Assert.That(db.Query<string>("SELECT term FROM user_search_terms WHERE is_phrase = 1 ORDER BY term"), Is.EqualTo(new[] { "amy alpha", "zed alpha" }));
+        Assert.That(Search(db, "alpha"), Is.EqualTo(new[] { "amy", "Zed" }), "ordered by username, ignoring case");
+        Assert.That(Search(db, "zed al"), Is.EqualTo(new[] { "Zed" }), "a query with a space matches whole names");
     }
+
+    private static List<string> Search(SqliteConnection db, string q) =>
+        db.Query(SqliteUserStore.SearchSql, new { searcherId = 3L, q, upper = q + char.ConvertFromUtf32(0x10FFFF), phrase = q.Contains(' ') ? 1 : 0, limit = 20 })
+            .Select(row => (string)row.username).ToList();
 }
