@@ -47,6 +47,9 @@ public static partial class ChatHost
                 kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
                 kestrel.Limits.MaxRequestLineSize = 8 * 1024;
                 kestrel.AddServerHeader = false;
+                if (chat.Value.WebSocketFastPath)
+                    kestrel.ConfigureEndpointDefaults(listen => listen.Use(next =>
+                        ActivatorUtilities.CreateInstance<WebSocketFastPath>(listen.ApplicationServices, next).OnConnectionAsync));
             });
 
         services.ConfigureHttpJsonOptions(o =>
@@ -87,6 +90,7 @@ public static partial class ChatHost
         services.AddSingleton<ICommitListener, MessageDispatcher>();
         services.AddSingleton<PresenceNotifier>();
         services.AddSingleton<ClientFrameHandler>();
+        services.AddSingleton<ChatSession>();
         return services;
     }
 

@@ -48,6 +48,12 @@ public sealed class ChatOptions
     [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// Take well-formed, authenticated <c>/ws</c> upgrades off the Kestrel connection before the HTTP pipeline, so an
+    /// idle socket does not keep a whole HTTP request alive (about 12 KiB less per socket). The default is true.
+    /// </summary>
+    public bool WebSocketFastPath { get; set; } = true;
+
     /// <summary>SQLite <c>synchronous</c> setting: FULL (default; survives power loss) or NORMAL (survives process crash).</summary>
     [RegularExpression("^(?i)(FULL|NORMAL|EXTRA)$")]
     public string Synchronous { get; set; } = "FULL";
