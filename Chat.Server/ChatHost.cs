@@ -91,6 +91,7 @@ public static partial class ChatHost
         services.AddSingleton<PresenceNotifier>();
         services.AddSingleton<ClientFrameHandler>();
         services.AddSingleton<ChatSession>();
+        services.AddHostedService<TokenExpiryWatcher>();
         return services;
     }
 

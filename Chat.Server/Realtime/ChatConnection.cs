@@ -53,6 +53,9 @@ public sealed partial class ChatConnection
     public long UserId { get; }
     public string Username { get; }
     public long TokenId { get; }
+
+    /// <summary>When the token this socket was opened with expires (Unix seconds); <see cref="TokenExpiryWatcher"/> closes it then.</summary>
+    public long TokenExpiresAt { get; init; } = long.MaxValue;
     public bool IsClosing => Volatile.Read(ref _closeStatus) != 0;
 
     /// <summary>False once the server is shutting this socket down: new sends are no longer taken.</summary>
@@ -112,6 +115,8 @@ public sealed partial class ChatConnection
     public async Task RunAsync(Task<IReadOnlyList<OutboundFrame>> preamble, Func<ChatConnection, ReadOnlyMemory<byte>, ValueTask> onFrame, CancellationToken aborted)
     {
         var writer = WriteLoopAsync(preamble);
+        // Not kept for the socket's lifetime: an idle socket should hold nothing it no longer needs.
+        preamble = null!;
         var reader = ReceiveLoopAsync(onFrame, aborted);
         // A close requested from outside (queue overflow, logout, token expiry, shutdown) counts as an end too:
         // a peer that neither reads nor sends would otherwise keep both loops (and the socket) forever.
@@ -142,8 +147,11 @@ public sealed partial class ChatConnection
     {
         try
         {
-            foreach (var frame in await preamble)
+            var first = await preamble;
+            preamble = null!;
+            foreach (var frame in first)
                 await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, true, CancellationToken.None);
+            first = null!;
 
             var reader = _queue.Reader;
             while (await reader.WaitToReadAsync())

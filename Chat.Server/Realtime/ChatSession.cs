@@ -31,22 +31,19 @@ public sealed partial class ChatSession(
             catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException) { socket.Abort(); }
             return;
         }
-        var connection = new ChatConnection(socket, user.Id, user.Username, tokenId, o, logger);
+        // A socket lives no longer than the token it was opened with (TokenExpiryWatcher closes it then).
+        var connection = new ChatConnection(socket, user.Id, user.Username, tokenId, o, logger) { TokenExpiresAt = tokenExpires.ToUnixTimeSeconds() };
+        if (tokenExpires <= DateTimeOffset.UtcNow) connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false);
 
         // Register first, then read last_message_id: a message committed in between is both counted and
         // queued, never missed. Frames queued meanwhile wait behind the preamble (connected, presence).
-        // A socket lives no longer than the token it was opened with.
-        using var expiry = new CancellationTokenSource(Clamp(tokenExpires - DateTimeOffset.UtcNow));
-        using var onExpiry = expiry.Token.Register(() => connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false));
-
         var first = registry.Add(connection);
         if (registry.IsShuttingDown) connection.Close(CloseCodes.GoingAway, "server shutting down", drain: true);
         LogConnected(logger, user.Username, registry.Count);
         try
         {
-            var preamble = BuildPreambleAsync(user, aborted);
             if (first) _ = presence.AnnounceAsync(user.Id, user.Username);
-            await connection.RunAsync(preamble, handler.HandleAsync, aborted);
+            await connection.RunAsync(BuildPreambleAsync(user, aborted), handler.HandleAsync, aborted);
         }
         finally
         {
@@ -62,9 +59,6 @@ public sealed partial class ChatSession(
         frames.AddRange(await presence.SnapshotAsync(user.Id, ct));
         return frames;
     }
-
-    private static TimeSpan Clamp(TimeSpan delay) =>
-        delay <= TimeSpan.Zero ? TimeSpan.FromMilliseconds(1) : delay > TimeSpan.FromDays(24) ? TimeSpan.FromDays(24) : delay;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a socket of {Username}: already {Max} open")]
     private static partial void LogTooManySockets(ILogger logger, string username, int max);
