@@ -36,7 +36,7 @@ static int Usage()
           ladder    --rates 1000,2000,5000,10000,15000,20000,30000,40000,50000,60000 --duration 5 --p99-bound 20 [--all-steps: go on past the bound]
           max       --users 100 --window 16 --duration 10
           sockets   --sockets 10000 --sockets-per-user 10 [--connect-concurrency 32 --settle 3 --hold SECONDS]
-          queries   [--small] [--sizes 10000,1000000] [--iterations 200]
+          queries   [--small] [--sizes 10000,1000000] [--iterations 1000]
           report    writes docs/benchmarks.md and docs/bench-latency.svg from bench-results/*.json [--note TEXT]
 
         server (default: starts `dotnet Chat.Server.dll` as a separate process on a temporary database)

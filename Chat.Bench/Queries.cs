@@ -52,7 +52,7 @@ public static class Queries
         var sizes = args.Str("sizes") is { } s
             ? s.Split(',').Select(x => long.Parse(x, CultureInfo.InvariantCulture)).ToArray()
             : small ? [10_000L, 100_000L] : [10_000L, 1_000_000L];
-        var iterations = args.Int("iterations", small ? 100 : 200);
+        var iterations = args.Int("iterations", small ? 200 : 1000);
         var dir = Path.Combine(Path.GetTempPath(), "chat-bench-q-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         var results = new List<SizeResult>();
