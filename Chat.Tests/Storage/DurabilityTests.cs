@@ -49,7 +49,7 @@ public sealed class DurabilityTests
         var database = (GatedDatabase?)null;
         var (_, aliceSocket, bobSocket) = await StartAsync(s => s.AddSingleton<SqliteDatabase>(sp =>
             database = new GatedDatabase(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<IOptions<ChatOptions>>())));
-        database!.Close();
+        database!.Hold();
 
         await aliceSocket.SendAsync(Send("bob", "held until durable", "m1"));
         Assert.That(database.Entered.Wait(TimeSpan.FromSeconds(10)), Is.True, "the dispatch loop never asked for an fsync");
@@ -57,7 +57,7 @@ public sealed class DurabilityTests
         Assert.That(await aliceSocket.TryNextAsync(TimeSpan.FromMilliseconds(400)), Is.Null, "ack before the fsync");
         Assert.That(await bobSocket.TryNextAsync(TimeSpan.FromMilliseconds(100)), Is.Null, "chat_message before the fsync");
 
-        database.Open();
+        database.Release();
         var ack = await aliceSocket.WaitForAsync("ack");
         var delivered = await bobSocket.WaitForAsync("chat_message");
         Assert.That(delivered["message_id"]!.GetValue<long>(), Is.EqualTo(ack["message_id"]!.GetValue<long>()));
@@ -125,8 +125,8 @@ public sealed class DurabilityTests
         private int _syncs;
         public ManualResetEventSlim Entered { get; } = new(false);
         public int Syncs => Volatile.Read(ref _syncs);
-        public void Close() => _gate.Reset();
-        public void Open() => _gate.Set();
+        public void Hold() => _gate.Reset();
+        public void Release() => _gate.Set();
 
         public override void SyncWal()
         {
