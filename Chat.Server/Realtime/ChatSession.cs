@@ -19,44 +19,45 @@ public sealed partial class ChatSession(
     IOptions<ChatOptions> options,
     ILogger<ChatConnection> logger)
 {
-    public async Task RunAsync(WebSocket socket, UserRow user, long tokenId, DateTimeOffset tokenExpires, CancellationToken aborted)
+    /// <remarks>Takes the id and username only: the whole user row need not live as long as the socket.</remarks>
+    public async Task RunAsync(WebSocket socket, long userId, string username, long tokenId, long tokenExpiresAt, CancellationToken aborted)
     {
         var o = options.Value;
-        if (registry.SocketsOf(user.Id).Count >= o.MaxSocketsPerUser)
+        if (registry.SocketsOf(userId).Count >= o.MaxSocketsPerUser)
         {
             // The new socket is refused, not an old one: a reconnect loop must not knock out live devices.
-            LogTooManySockets(logger, user.Username, o.MaxSocketsPerUser);
+            LogTooManySockets(logger, username, o.MaxSocketsPerUser);
             using var timeout = new CancellationTokenSource(o.CloseTimeout);
             try { await socket.CloseAsync((WebSocketCloseStatus)CloseCodes.TryAgainLater, "too many sockets", timeout.Token); }
             catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException) { socket.Abort(); }
             return;
         }
         // A socket lives no longer than the token it was opened with (TokenExpiryWatcher closes it then).
-        var connection = new ChatConnection(socket, user.Id, user.Username, tokenId, o, logger) { TokenExpiresAt = tokenExpires.ToUnixTimeSeconds() };
-        if (tokenExpires <= DateTimeOffset.UtcNow) connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false);
+        var connection = new ChatConnection(socket, userId, username, tokenId, o, logger) { TokenExpiresAt = tokenExpiresAt };
+        if (tokenExpiresAt <= DateTimeOffset.UtcNow.ToUnixTimeSeconds()) connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false);
 
         // Register first, then read last_message_id: a message committed in between is both counted and
         // queued, never missed. Frames queued meanwhile wait behind the preamble (connected, presence).
         var first = registry.Add(connection);
         if (registry.IsShuttingDown) connection.Close(CloseCodes.GoingAway, "server shutting down", drain: true);
-        LogConnected(logger, user.Username, registry.Count);
+        LogConnected(logger, username, registry.Count);
         try
         {
-            if (first) _ = presence.AnnounceAsync(user.Id, user.Username);
-            await connection.RunAsync(BuildPreambleAsync(user, aborted), handler.HandleAsync, aborted);
+            if (first) _ = presence.AnnounceAsync(userId, username);
+            await connection.RunAsync(BuildPreambleAsync(userId, username, aborted), handler.HandleAsync, aborted);
         }
         finally
         {
-            if (registry.Remove(connection)) _ = presence.AnnounceAsync(user.Id, user.Username);
-            LogDisconnected(logger, user.Username, registry.Count);
+            if (registry.Remove(connection)) _ = presence.AnnounceAsync(userId, username);
+            LogDisconnected(logger, username, registry.Count);
         }
     }
 
-    private async Task<IReadOnlyList<OutboundFrame>> BuildPreambleAsync(UserRow user, CancellationToken ct)
+    private async Task<IReadOnlyList<OutboundFrame>> BuildPreambleAsync(long userId, string username, CancellationToken ct)
     {
-        var lastMessageId = await store.LastMessageIdAsync(user.Id, ct);
-        var frames = new List<OutboundFrame> { OutboundFrame.Of(new ConnectedFrame(user.Username, lastMessageId), ChatJsonContext.Default.ConnectedFrame) };
-        frames.AddRange(await presence.SnapshotAsync(user.Id, ct));
+        var lastMessageId = await store.LastMessageIdAsync(userId, ct);
+        var frames = new List<OutboundFrame> { OutboundFrame.Of(new ConnectedFrame(username, lastMessageId), ChatJsonContext.Default.ConnectedFrame) };
+        frames.AddRange(await presence.SnapshotAsync(userId, ct));
         return frames;
     }
 

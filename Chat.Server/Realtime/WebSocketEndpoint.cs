@@ -38,7 +38,7 @@ internal static class WebSocketEndpoint
             KeepAliveInterval = o.KeepAliveInterval,
             KeepAliveTimeout = o.KeepAliveTimeout,
         });
-        await session.RunAsync(socket, user, auth.Principal.TokenId(), auth.Principal.TokenExpires(), http.RequestAborted);
+        await session.RunAsync(socket, user.Id, user.Username, auth.Principal.TokenId(), auth.Principal.TokenExpires().ToUnixTimeSeconds(), http.RequestAborted);
         return Results.Empty;
     }
 }

@@ -22,7 +22,7 @@ public sealed partial class WebSocketFastPath(
     ConnectionDelegate next,
     TokenService tokens,
     IUserStore users,
-    ChatSession session,
+    ChatSession chatSession,
     IOptions<ChatOptions> options,
     ILogger<WebSocketFastPath> logger)
 {
@@ -31,42 +31,70 @@ public sealed partial class WebSocketFastPath(
 
     public async Task OnConnectionAsync(ConnectionContext connection)
     {
-        var input = connection.Transport.Input;
-        System.IO.Pipelines.ReadResult read;
-        try { read = await input.ReadAsync(connection.ConnectionClosed); }
-        catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionResetException) { return; }
-
-        // Only what the first read brought is looked at: a head split across reads goes to the pipeline.
-        var buffer = read.Buffer;
-        var upgrade = TryParse(buffer, out var headLength) is { } request ? await AuthenticateAsync(request, connection.ConnectionClosed) : null;
-        if (upgrade is null)
+        // This frame lives as long as the socket, so it keeps only what the session needs; the parsing
+        // and authentication state lives (and dies) in TryUpgradeAsync.
+        Upgraded? upgraded;
+        try { upgraded = await TryUpgradeAsync(connection); }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionResetException)
         {
-            input.AdvanceTo(buffer.Start);
+            LogDropped(logger, e.GetType().Name);
+            return;
+        }
+        if (upgraded is not { } session)
+        {
             await next(connection);
             return;
         }
-
-        input.AdvanceTo(buffer.GetPosition(headLength));
-        var (user, token, key) = upgrade.Value;
         try
         {
-            await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes(
-                "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + AcceptKey(key) + "\r\n\r\n"),
-                connection.ConnectionClosed);
-            var o = options.Value;
-            using var socket = WebSocket.CreateFromStream(new DuplexPipeStream(connection.Transport, connection.Abort), new WebSocketCreationOptions
-            {
-                IsServer = true,
-                KeepAliveInterval = o.KeepAliveInterval,
-                KeepAliveTimeout = o.KeepAliveTimeout,
-            });
-            await session.RunAsync(socket, user, token.Id, DateTimeOffset.FromUnixTimeSeconds(token.ExpiresAt), connection.ConnectionClosed);
+            using var socket = session.Socket;
+            await chatSession.RunAsync(socket, session.UserId, session.Username, session.TokenId, session.ExpiresAt, connection.ConnectionClosed);
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionResetException or WebSocketException)
         {
             // The peer went away; the session has already unregistered the socket.
             LogDropped(logger, e.GetType().Name);
         }
+    }
+
+    private readonly record struct Upgraded(WebSocket Socket, long UserId, string Username, long TokenId, long ExpiresAt);
+
+    /// <summary>Answers 101 and returns the socket, or leaves the connection untouched (nothing consumed) and returns null.</summary>
+    private async Task<Upgraded?> TryUpgradeAsync(ConnectionContext connection)
+    {
+        var input = connection.Transport.Input;
+        System.IO.Pipelines.ReadResult read;
+        try { read = await input.ReadAsync(connection.ConnectionClosed); }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionResetException) { return null; }
+
+        // Only what the first read brought is looked at: a head split across reads goes to the pipeline.
+        var buffer = read.Buffer;
+        (UserRow, TokenRow, string)? upgrade = null;
+        if (TryParse(buffer, out var headLength) is { } request)
+        {
+            // A failing store is for the pipeline to report (as problem details), not for this shortcut.
+            try { upgrade = await AuthenticateAsync(request, connection.ConnectionClosed); }
+            catch (Exception e) when (e is not OperationCanceledException) { LogAuthFailed(logger, e); }
+        }
+        if (upgrade is not { } accepted)
+        {
+            input.AdvanceTo(buffer.Start);
+            return null;
+        }
+        var (user, token, key) = accepted;
+
+        input.AdvanceTo(buffer.GetPosition(headLength));
+        await connection.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + AcceptKey(key) + "\r\n\r\n"),
+            connection.ConnectionClosed);
+        var o = options.Value;
+        var socket = WebSocket.CreateFromStream(new DuplexPipeStream(connection.Transport, connection.Abort), new WebSocketCreationOptions
+        {
+            IsServer = true,
+            KeepAliveInterval = o.KeepAliveInterval,
+            KeepAliveTimeout = o.KeepAliveTimeout,
+        });
+        return new Upgraded(socket, user.Id, user.Username, token.Id, token.ExpiresAt);
     }
 
     private async Task<(UserRow User, TokenRow Token, string Key)?> AuthenticateAsync(Request request, CancellationToken ct)
@@ -143,6 +171,9 @@ public sealed partial class WebSocketFastPath(
 
     private static string AcceptKey(string key) =>
         Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Fast-path authentication failed; the request goes to the HTTP pipeline")]
+    private static partial void LogAuthFailed(ILogger logger, Exception e);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Fast-path socket dropped: {Reason}")]
     private static partial void LogDropped(ILogger logger, string reason);
