@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Unicode;
-using System.Threading.Channels;
 using Chat.Protocol;
 
 namespace Chat.Server.Realtime;
@@ -16,7 +15,7 @@ public sealed partial class ChatConnection
     private const int InitialReceiveBuffer = 4 * 1024;
 
     private readonly WebSocket _socket;
-    private readonly Channel<OutboundFrame> _queue;
+    private readonly FrameQueue _queue;
     private readonly int _queueLimit;
     private readonly int _maxFrameBytes;
     private readonly TimeSpan _closeTimeout;
@@ -42,12 +41,8 @@ public sealed partial class ChatConnection
         _maxInFlight = options.MaxInFlightSendsPerSocket;
         _inFlight = new SemaphoreSlim(_maxInFlight, _maxInFlight);
         _logger = logger;
-        _queue = Channel.CreateBounded<OutboundFrame>(new BoundedChannelOptions(_queueLimit)
-        {
-            SingleReader = true,
-            // Wait mode makes TryWrite return false when full, which is the "too slow" signal.
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        // Full makes TryWrite return false, which is the "too slow" signal.
+        _queue = new FrameQueue(_queueLimit);
     }
 
     public long UserId { get; }
@@ -61,15 +56,15 @@ public sealed partial class ChatConnection
     /// <summary>False once the server is shutting this socket down: new sends are no longer taken.</summary>
     public bool AcceptingSends => _acceptingSends && !IsClosing;
 
-    public int QueuedFrames => _queue.Reader.Count;
+    public int QueuedFrames => _queue.Count;
 
     /// <summary>Queues a frame without waiting. A full queue closes the socket (1008).</summary>
     public bool Send(OutboundFrame frame)
     {
         if (IsClosing) return false;
         // Past half full, shed what the client can live without; stored messages are never shed.
-        if (frame.Ephemeral && _queue.Reader.Count >= _queueLimit / 2) return false;
-        if (_queue.Writer.TryWrite(frame)) return true;
+        if (frame.Ephemeral && _queue.Count >= _queueLimit / 2) return false;
+        if (_queue.TryWrite(frame)) return true;
         LogTooSlow(_logger, Username, _queueLimit);
         Close(CloseCodes.PolicyViolation, "send queue overflow", drain: false);
         return false;
@@ -81,7 +76,7 @@ public sealed partial class ChatConnection
     /// </summary>
     public async ValueTask<bool> SendReplyAsync(OutboundFrame frame, CancellationToken ct)
     {
-        while (!IsClosing && _queue.Reader.Count >= _queueLimit / 2)
+        while (!IsClosing && _queue.Count >= _queueLimit / 2)
             await Task.Delay(5, ct);
         return Send(frame);
     }
@@ -92,7 +87,7 @@ public sealed partial class ChatConnection
         if (Interlocked.CompareExchange(ref _closeStatus, status, 0) != 0) return;
         _closeReason = reason;
         if (!drain) _discardQueue = true;
-        _queue.Writer.TryComplete();
+        _queue.Complete();
         _closeRequested.TrySetResult();
     }
 
@@ -153,10 +148,9 @@ public sealed partial class ChatConnection
                 await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, true, CancellationToken.None);
             first = null!;
 
-            var reader = _queue.Reader;
-            while (await reader.WaitToReadAsync())
+            while (await _queue.WaitToReadAsync())
             {
-                while (!_discardQueue && reader.TryRead(out var frame))
+                while (!_discardQueue && _queue.TryRead(out var frame))
                     await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, true, CancellationToken.None);
                 if (_discardQueue) break;
             }
