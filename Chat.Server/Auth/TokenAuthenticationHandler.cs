@@ -46,15 +46,18 @@ public sealed class TokenAuthenticationHandler(
         await Problems.Create(401, ErrorCodes.Unauthorized, "A valid bearer token is required.").ExecuteAsync(Context);
     }
 
-    internal static string? ReadToken(HttpRequest request)
-    {
-        var header = request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return header["Bearer ".Length..].Trim();
-        if (request.Path.StartsWithSegments("/ws") && request.Query.TryGetValue("token", out var q))
-            return q.ToString();
-        return null;
-    }
+    internal static string? ReadToken(HttpRequest request) =>
+        ChooseToken(request.Headers.Authorization.ToString(),
+            () => request.Path.StartsWithSegments("/ws") && request.Query.TryGetValue("token", out var q) ? q.ToString() : null);
+
+    /// <summary>
+    /// The one rule for where a token comes from, shared with the WebSocket fast path: a bearer header wins;
+    /// otherwise <paramref name="queryToken"/> (the caller offers <c>?token=</c> on <c>/ws</c> only).
+    /// </summary>
+    internal static string? ChooseToken(string? authorization, Func<string?> queryToken) =>
+        authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? authorization["Bearer ".Length..].Trim()
+            : queryToken();
 }
 
 /// <summary>Reads the authenticated caller from claims.</summary>

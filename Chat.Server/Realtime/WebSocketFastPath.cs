@@ -99,15 +99,14 @@ public sealed partial class WebSocketFastPath(
 
     private async Task<(UserRow User, TokenRow Token, string Key)?> AuthenticateAsync(Request request, CancellationToken ct)
     {
-        var token = request.Bearer ?? request.QueryToken;
-        if (token is null) return null;
+        if (request.Token is not { } token) return null;
         var row = await tokens.ResolveAsync(token, ct);
         if (row is null) return null;
         var user = await users.FindByIdAsync(row.UserId, ct);
         return user is null ? null : (user, row, request.Key);
     }
 
-    private readonly record struct Request(string Key, string? Bearer, string? QueryToken);
+    private readonly record struct Request(string Key, string? Token);
 
     /// <summary>The upgrade request, when the head is complete, strictly formed and asks for exactly what we serve.</summary>
     private static Request? TryParse(ReadOnlySequence<byte> buffer, out int headLength)
@@ -147,17 +146,9 @@ public sealed partial class WebSocketFastPath(
             || !HasToken(upgrade, "websocket") || !HasToken(connectionHeader, "upgrade"))
             return null;
 
-        string? bearer = null;
-        if (authorization is not null)
-        {
-            // The same rule as TokenAuthenticationHandler: a bearer header wins over ?token=.
-            if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return null;
-            bearer = authorization["Bearer ".Length..].Trim();
-        }
-        string? queryToken = null;
-        if (bearer is null && queryAt >= 0 && QueryHelpers.ParseQuery(target[queryAt..]).TryGetValue("token", out var values))
-            queryToken = values.ToString();
-        return new Request(key, bearer, queryToken);
+        var token = TokenAuthenticationHandler.ChooseToken(authorization,
+            () => queryAt >= 0 && QueryHelpers.ParseQuery(target[queryAt..]).TryGetValue("token", out var values) ? values.ToString() : null);
+        return new Request(key, token);
     }
 
     private static bool HasToken(string? header, string token) =>

@@ -14,11 +14,17 @@ internal static class HostileInput
         int.TryParse(Environment.GetEnvironmentVariable("CHAT_FUZZ_SEED"), out var seed) ? seed : @default;
 
     /// <summary>Asserts an RFC 9457 answer: the status, <c>application/problem+json</c> and the contract's <c>code</c>.</summary>
-    public static async Task<JsonObject> AssertProblemAsync(HttpResponseMessage response, int status, string code, string what)
+    public static async Task<JsonObject> AssertProblemAsync(HttpResponseMessage response, int status, string code, string what) =>
+        AssertProblem((int)response.StatusCode, response.Content.Headers.ContentType?.MediaType, await response.Content.ReadAsStringAsync(), status, code, what);
+
+    /// <summary>The same check for an answer read off a raw connection.</summary>
+    public static JsonObject AssertProblem(RawHttpAnswer answer, int status, string code, string what) =>
+        AssertProblem(answer.Status, answer.Header("Content-Type")?.Split(';')[0].Trim(), answer.Body, status, code, what);
+
+    private static JsonObject AssertProblem(int actualStatus, string? mediaType, string text, int status, string code, string what)
     {
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.That((int)response.StatusCode, Is.EqualTo(status), $"{what}: {text}");
-        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"), $"{what}: {text}");
+        Assert.That(actualStatus, Is.EqualTo(status), $"{what}: {text}");
+        Assert.That(mediaType, Is.EqualTo("application/problem+json"), $"{what}: {text}");
         var body = JsonNode.Parse(text)!.AsObject();
         Assert.That(body["code"]?.GetValue<string>(), Is.EqualTo(code), $"{what}: {text}");
         Assert.That(body["status"]?.GetValue<int>(), Is.EqualTo(status), $"{what}: {text}");
@@ -68,7 +74,10 @@ internal static class HostileInput
 /// <summary>A response read off a raw TCP connection, for requests HttpClient would rewrite (dot segments, upgrades).</summary>
 internal sealed record RawHttpAnswer(int Status, string Headers, string Body)
 {
-    public string? Header(string name) => Headers.Split("\r\n")
+    public string? Header(string name) => HeaderIn(Headers, name);
+
+    /// <summary>The first value of header <paramref name="name"/> in a raw response head, or null.</summary>
+    public static string? HeaderIn(string head, string name) => head.Split("\r\n")
         .Where(l => l.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))
         .Select(l => l[(name.Length + 1)..].Trim()).FirstOrDefault();
 

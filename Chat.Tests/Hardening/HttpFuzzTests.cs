@@ -162,10 +162,10 @@ public sealed class HttpFuzzTests
                      ("PATCH", "/api/users/me"), ("POST", $"/api/conversations/{_conversationId}/read") })
         {
             // A declared length over the limit is refused before any of the body is read, so none is sent.
-            AssertProblem(await RawHttpAnswer.SendAsync(_app.BaseAddress, method, path, [.. auth, "Content-Type: application/json", $"Content-Length: {limit + 1024}"]),
+            HostileInput.AssertProblem(await RawHttpAnswer.SendAsync(_app.BaseAddress, method, path, [.. auth, "Content-Type: application/json", $"Content-Length: {limit + 1024}"]),
                 413, "too_large", $"{method} {path}");
             // Chunked (no length up front): the server must count as it reads; the last byte sent is the one over the limit.
-            AssertProblem(await RawHttpAnswer.SendAsync(_app.BaseAddress, method, path, ChunkedJson(limit + 1),
+            HostileInput.AssertProblem(await RawHttpAnswer.SendAsync(_app.BaseAddress, method, path, ChunkedJson(limit + 1),
                     [.. auth, "Content-Type: application/json", "Transfer-Encoding: chunked"]),
                 413, "too_large", $"{method} {path} chunked");
         }
@@ -174,7 +174,7 @@ public sealed class HttpFuzzTests
         var avatar = new byte[1024 * 1024 + 1];
         new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A }.CopyTo(avatar, 0);
         await HostileInput.AssertProblemAsync(await client.PutAsync("/api/users/me/avatar", new ByteArrayContent(avatar) { Headers = { ContentType = new("image/png") } }), 413, "too_large", "avatar");
-        AssertProblem(await RawHttpAnswer.SendAsync(_app.BaseAddress, "PUT", "/api/users/me/avatar", [.. auth, "Content-Type: image/png", $"Content-Length: {limit + 1}"]),
+        HostileInput.AssertProblem(await RawHttpAnswer.SendAsync(_app.BaseAddress, "PUT", "/api/users/me/avatar", [.. auth, "Content-Type: image/png", $"Content-Length: {limit + 1}"]),
             413, "too_large", "avatar over the Kestrel limit");
 
         Assert.That(HostileInput.Count(_app.DatabasePath, "messages"), Is.EqualTo(1));
@@ -196,15 +196,6 @@ public sealed class HttpFuzzTests
             framed.Write("\r\n"u8);
         }
         return framed.ToArray();
-    }
-
-    private static void AssertProblem(RawHttpAnswer answer, int status, string code, string what)
-    {
-        Assert.That(answer.Status, Is.EqualTo(status), $"{what}: {answer.Body}");
-        Assert.That(answer.Header("Content-Type"), Does.StartWith("application/problem+json"), $"{what}: {answer.Body}");
-        var body = JsonNode.Parse(answer.Body)!.AsObject();
-        Assert.That(body["code"]?.GetValue<string>(), Is.EqualTo(code), what);
-        Assert.That(body["status"]?.GetValue<int>(), Is.EqualTo(status), what);
     }
 
     [Test]

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using Chat.Tests.Hardening;
 using Chat.Tests.Infrastructure;
 
 namespace Chat.Tests.Realtime;
@@ -175,9 +176,7 @@ public sealed class WebSocketFastPathTests
             _pending.AddRange(buffer.AsSpan(0, n).ToArray());
         }
 
-        public static string? Header(string head, string name) => head.Split("\r\n")
-            .Where(l => l.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))
-            .Select(l => l[(name.Length + 1)..].Trim()).FirstOrDefault();
+        public static string? Header(string head, string name) => RawHttpAnswer.HeaderIn(head, name);
 
         public static byte[] MaskedTextFrame(string text)
         {

@@ -1,7 +1,7 @@
-using System.Text.Json.Nodes;
 using Chat.Server;
 using Chat.Server.Storage;
 using Chat.Tests.Infrastructure;
+using Chat.Tests.Realtime;
 using Chat.Tests.Resilience;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -38,9 +38,6 @@ public sealed class DurabilityTests
         return (alice, aliceSocket, bobSocket);
     }
 
-    private static JsonObject Send(string receiver, string text, string clientMsgId) =>
-        new() { ["type"] = "send_message", ["receiver"] = receiver, ["message"] = text, ["client_msg_id"] = clientMsgId };
-
     private long StoredCount() => StoredMessages.All(_app!.DatabasePath).Count;
 
     [Test]
@@ -51,7 +48,7 @@ public sealed class DurabilityTests
             database = new GatedDatabase(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<IOptions<ChatOptions>>())));
         database!.Hold();
 
-        await aliceSocket.SendAsync(Send("bob", "held until durable", "m1"));
+        await aliceSocket.SendAsync(RealtimeTestHelpers.SendMessageFrame("bob", "held until durable", "m1"));
         Assert.That(database.Entered.Wait(TimeSpan.FromSeconds(10)), Is.True, "the dispatch loop never asked for an fsync");
         Assert.That(StoredCount(), Is.EqualTo(1), "the message is committed while its fsync is pending");
         Assert.That(await aliceSocket.TryNextAsync(TimeSpan.FromMilliseconds(400)), Is.Null, "ack before the fsync");
@@ -71,13 +68,13 @@ public sealed class DurabilityTests
         var (_, aliceSocket, bobSocket) = await StartAsync(s => s.AddSingleton<SqliteDatabase>(sp =>
             database = new FailingOnceDatabase(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<IOptions<ChatOptions>>())));
 
-        await aliceSocket.SendAsync(Send("bob", "disk trouble", "retry-me"));
+        await aliceSocket.SendAsync(RealtimeTestHelpers.SendMessageFrame("bob", "disk trouble", "retry-me"));
         var error = await aliceSocket.ExpectAsync("error");
         Assert.That(error["code"]!.GetValue<string>(), Is.EqualTo("internal"));
         Assert.That(await bobSocket.TryNextAsync(TimeSpan.FromMilliseconds(300)), Is.Null, "delivered although its fsync failed");
 
         // Committed but not known to be on disk: the client's retry with the same client_msg_id finds it.
-        await aliceSocket.SendAsync(Send("bob", "disk trouble", "retry-me"));
+        await aliceSocket.SendAsync(RealtimeTestHelpers.SendMessageFrame("bob", "disk trouble", "retry-me"));
         var ack = await aliceSocket.WaitForAsync("ack");
         var stored = StoredMessages.All(_app!.DatabasePath);
         Assert.That(stored, Has.Count.EqualTo(1));
@@ -89,7 +86,7 @@ public sealed class DurabilityTests
     public async Task TheBackgroundCheckpointerCopiesTheWalIntoTheDatabaseFile()
     {
         var (alice, aliceSocket, _) = await StartAsync();
-        for (var i = 0; i < 300; i++) await aliceSocket.SendAsync(Send("bob", $"message {i}", $"c{i}"));
+        for (var i = 0; i < 300; i++) await aliceSocket.SendAsync(RealtimeTestHelpers.SendMessageFrame("bob", $"message {i}", $"c{i}"));
         for (var i = 0; i < 300; i++) await aliceSocket.WaitForAsync("ack");
 
         // The writer's own threshold (WalCheckpointer.WriterFallbackPages) is far above what 300 messages write,
