@@ -39,7 +39,8 @@ public static partial class ChatHost
         services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
 
-        // Kestrel limits are set on purpose, not left to defaults: bodies are small JSON or one avatar.
+        // Kestrel limits are set on purpose, not left to defaults: bodies are small JSON or one avatar. The
+        // Kestrel:Limits section is bound over them, so an operator's setting always wins.
         services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
             .Configure<IOptions<ChatOptions>>((kestrel, chat) =>
             {
@@ -47,9 +48,12 @@ public static partial class ChatHost
                 kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
                 kestrel.Limits.MaxRequestLineSize = 8 * 1024;
                 kestrel.AddServerHeader = false;
+                var limits = configuration.GetSection("Kestrel:Limits");
+                limits.Bind(kestrel.Limits);
+                Hosting.ConnectionCaps.Apply(kestrel.Limits, limits, chat.Value.WebSocketFastPath, Hosting.ConnectionCaps.ReadOpenFileLimit());
                 if (chat.Value.WebSocketFastPath)
                     kestrel.ConfigureEndpointDefaults(listen => listen.Use(next =>
-                        ActivatorUtilities.CreateInstance<WebSocketFastPath>(listen.ApplicationServices, next).OnConnectionAsync));
+                        ActivatorUtilities.CreateInstance<WebSocketFastPath>(listen.ApplicationServices, next, kestrel.Limits.KeepAliveTimeout).OnConnectionAsync));
             });
 
         services.ConfigureHttpJsonOptions(o =>
@@ -91,7 +95,8 @@ public static partial class ChatHost
         services.AddSingleton<PresenceNotifier>();
         services.AddSingleton<ClientFrameHandler>();
         services.AddSingleton<ChatSession>();
-        services.AddHostedService<TokenExpiryWatcher>();
+        services.AddSingleton<OutboundBudget>();
+        services.AddHostedService<ConnectionSweeper>();
         return services;
     }
 

@@ -24,7 +24,10 @@ public sealed class ChatOptions
     [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromDays(30);
 
-    /// <summary>Frames queued for one socket before it counts as too slow and is closed with 1008. The default is 1024.</summary>
+    /// <summary>
+    /// A socket's outbound bound in frames: a queue that stays past it (or past <see cref="SendQueueBytes"/>) for
+    /// <see cref="SlowConsumerTimeout"/> counts as too slow and the socket is closed with 1008. The default is 1024.
+    /// </summary>
     [Range(8, 1_000_000)]
     public int SendQueueLimit { get; set; } = 1024;
 
@@ -65,6 +68,29 @@ public sealed class ChatOptions
     /// <summary>Most sockets one user may have open; one more is closed at once with 1013 (try again later). The default is 10.</summary>
     [Range(1, 10_000)]
     public int MaxSocketsPerUser { get; set; } = 10;
+
+    /// <summary>
+    /// A socket's outbound bound in bytes (serialized frames waiting for the socket): a queue that stays past it (or
+    /// past <see cref="SendQueueLimit"/>) for <see cref="SlowConsumerTimeout"/> is closed with 1008, and one holding more
+    /// than four times it is closed at once. The default is 4 MiB (4,194,304 bytes): more than the largest burst one
+    /// group commit can queue for one user at the default limits (512 messages of at most ~16 KB).
+    /// </summary>
+    [Range(1024, long.MaxValue / 8)]
+    public long SendQueueBytes { get; set; } = 4L * 1024 * 1024;
+
+    /// <summary>
+    /// How long a socket's queue may stay past its bound before the client counts as too slow to read (1008). A client
+    /// that reads as fast as its network allows brings a burst below the bound well within it. The default is 5 seconds.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan SlowConsumerTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Bytes queued for all sockets together (a frame counted once per socket it waits for) above which any socket past
+    /// its own bound is closed at once, however short its time past it. The default is 256 MiB (268,435,456 bytes).
+    /// </summary>
+    [Range(1024, long.MaxValue / 8)]
+    public long MaxOutboundBytes { get; set; } = 256L * 1024 * 1024;
 
     [ValidateObjectMembers]
     public RateLimitOptions RateLimit { get; set; } = new();

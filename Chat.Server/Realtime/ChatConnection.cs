@@ -7,16 +7,29 @@ namespace Chat.Server.Realtime;
 
 /// <summary>
 /// One open socket. Producers only enqueue (<see cref="Send"/> never blocks); a single writer loop is the
-/// only caller of <c>SendAsync</c>; a receive loop reads frames. A socket whose queue overflows is closed
-/// with 1008 from its own writer, so the producer (another user's send) never waits for it.
+/// only caller of <c>SendAsync</c>; a receive loop reads frames. A client too slow to read is closed with 1008
+/// (contract, "Limits and closing"); the producer (another user's send) never waits for it. "Too slow" is judged
+/// on what the client does not accept over time, never on the size of one burst (a group commit queues a whole
+/// batch at once): the queue may pass its bound (<see cref="ChatOptions.SendQueueLimit"/> frames or
+/// <see cref="ChatOptions.SendQueueBytes"/> bytes) and the socket is closed only when it stays past it for
+/// <see cref="ChatOptions.SlowConsumerTimeout"/>, or at once when it holds more than four times the byte bound, or
+/// when it is past its bound while the whole server is over <see cref="ChatOptions.MaxOutboundBytes"/>.
 /// </summary>
 public sealed partial class ChatConnection
 {
     private const int InitialReceiveBuffer = 4 * 1024;
 
+    /// <summary>A queue holding more than this many times <see cref="ChatOptions.SendQueueBytes"/> is closed at once.</summary>
+    public const int HardBoundFactor = 4;
+
     private readonly WebSocket _socket;
     private readonly FrameQueue _queue;
     private readonly int _queueLimit;
+    private readonly long _queueBytes;
+    private readonly TimeSpan _slowConsumerTimeout;
+    private readonly OutboundBudget? _budget;
+    private readonly TimeProvider _clock;
+    private long _pastBoundSince;
     private readonly int _maxFrameBytes;
     private readonly TimeSpan _closeTimeout;
     private readonly ILogger _logger;
@@ -29,54 +42,95 @@ public sealed partial class ChatConnection
     private volatile bool _receiveRefused;
     private readonly TaskCompletionSource _closeRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public ChatConnection(WebSocket socket, long userId, string username, long tokenId, ChatOptions options, ILogger logger)
+    /// <param name="budget">The server-wide outbound budget; null (tests) counts nothing server-wide.</param>
+    /// <param name="clock">Measures how long the queue stays past its bound; the system clock when null.</param>
+    public ChatConnection(WebSocket socket, long userId, string username, long tokenId, ChatOptions options, ILogger logger,
+        OutboundBudget? budget = null, TimeProvider? clock = null)
     {
         _socket = socket;
         UserId = userId;
         Username = username;
         TokenId = tokenId;
         _queueLimit = options.SendQueueLimit;
+        _queueBytes = options.SendQueueBytes;
+        _slowConsumerTimeout = options.SlowConsumerTimeout;
+        _budget = budget;
+        _clock = clock ?? TimeProvider.System;
         _maxFrameBytes = options.MaxFrameBytes;
         _closeTimeout = options.CloseTimeout;
         _maxInFlight = options.MaxInFlightSendsPerSocket;
         _inFlight = new SemaphoreSlim(_maxInFlight, _maxInFlight);
         _logger = logger;
-        // Full makes TryWrite return false, which is the "too slow" signal.
-        _queue = new FrameQueue(_queueLimit);
+        _queue = new FrameQueue(budget);
     }
 
     public long UserId { get; }
     public string Username { get; }
     public long TokenId { get; }
 
-    /// <summary>When the token this socket was opened with expires (Unix seconds); <see cref="TokenExpiryWatcher"/> closes it then.</summary>
+    /// <summary>When the token this socket was opened with expires (Unix seconds); <see cref="ConnectionSweeper"/> closes it then.</summary>
     public long TokenExpiresAt { get; init; } = long.MaxValue;
     public bool IsClosing => Volatile.Read(ref _closeStatus) != 0;
 
     /// <summary>False once the server is shutting this socket down: new sends are no longer taken.</summary>
     public bool AcceptingSends => _acceptingSends && !IsClosing;
 
+    /// <summary>Frames queued and not yet taken by the socket.</summary>
     public int QueuedFrames => _queue.Count;
 
-    /// <summary>Queues a frame without waiting. A full queue closes the socket (1008).</summary>
+    /// <summary>Bytes queued and not yet taken by the socket.</summary>
+    public long QueuedBytes => _queue.Bytes;
+
+    private bool PastBound => _queue.Count > _queueLimit || _queue.Bytes > _queueBytes;
+    private bool PastHalfBound => _queue.Count >= _queueLimit / 2 || _queue.Bytes >= _queueBytes / 2;
+
+    /// <summary>
+    /// Queues a frame without waiting. Returns false when it was not queued: the socket is closing, the frame is
+    /// ephemeral and the queue is past half its bound (typing and presence are shed first), or this frame made the
+    /// socket count as too slow (it is then closed with 1008; see the class remarks).
+    /// </summary>
     public bool Send(OutboundFrame frame)
     {
         if (IsClosing) return false;
-        // Past half full, shed what the client can live without; stored messages are never shed.
-        if (frame.Ephemeral && _queue.Count >= _queueLimit / 2) return false;
-        if (_queue.TryWrite(frame)) return true;
-        LogTooSlow(_logger, Username, _queueLimit);
-        Close(CloseCodes.PolicyViolation, "send queue overflow", drain: false);
-        return false;
+        // Past half the bound, shed what the client can live without; stored messages are never shed.
+        if (frame.Ephemeral && PastHalfBound) return false;
+        if (!_queue.TryWrite(frame)) return false;
+        return !CloseIfTooSlow();
     }
 
     /// <summary>
-    /// Queues a reply to this socket's own request (sync replay), waiting while the queue is past half
-    /// full so a large replay cannot starve live frames into an overflow.
+    /// Closes the socket with 1008 when it counts as too slow (see the class remarks); called on every enqueue and
+    /// once a second by <see cref="ConnectionSweeper"/>, so a socket that gets no more frames is judged too.
+    /// </summary>
+    /// <returns>True when the socket is (now) closing as too slow.</returns>
+    public bool CloseIfTooSlow()
+    {
+        if (IsClosing) return false;
+        if (!PastBound)
+        {
+            Volatile.Write(ref _pastBoundSince, 0);
+            return false;
+        }
+        var now = _clock.GetTimestamp();
+        var since = Interlocked.CompareExchange(ref _pastBoundSince, now, 0);
+        if (since == 0) since = now;
+        string? reason = null;
+        if (_queue.Bytes > HardBoundFactor * _queueBytes) reason = "its queue passed four times the byte bound";
+        else if (_budget is { IsExceeded: true }) reason = "it is past its bound while the server's outbound budget is spent";
+        else if (_clock.GetElapsedTime(since, now) >= _slowConsumerTimeout) reason = "its queue stayed past its bound for the slow-consumer timeout";
+        if (reason is null) return false;
+        LogTooSlow(_logger, Username, _queue.Count, _queue.Bytes, reason);
+        Close(CloseCodes.PolicyViolation, "too slow to read", drain: false);
+        return true;
+    }
+
+    /// <summary>
+    /// Queues a reply to this socket's own request (sync replay), waiting while the queue is past half its bound
+    /// so a large replay neither starves live frames nor makes the socket count as too slow.
     /// </summary>
     public async ValueTask<bool> SendReplyAsync(OutboundFrame frame, CancellationToken ct)
     {
-        while (!IsClosing && _queue.Count >= _queueLimit / 2)
+        while (!IsClosing && PastHalfBound)
             await Task.Delay(5, ct);
         return Send(frame);
     }
@@ -88,6 +142,8 @@ public sealed partial class ChatConnection
         _closeReason = reason;
         if (!drain) _discardQueue = true;
         _queue.Complete();
+        // Not drained: what waits is dropped now, not when the writer wakes (it may be stuck on a peer that never reads).
+        if (!drain) _queue.Clear();
         _closeRequested.TrySetResult();
     }
 
@@ -95,8 +151,8 @@ public sealed partial class ChatConnection
     public async Task CloseGracefullyAsync(int status, string reason, TimeSpan timeout)
     {
         _acceptingSends = false;
-        var deadline = DateTime.UtcNow + timeout;
-        while (_inFlight.CurrentCount < _maxInFlight && DateTime.UtcNow < deadline)
+        var started = _clock.GetTimestamp();
+        while (_inFlight.CurrentCount < _maxInFlight && _clock.GetElapsedTime(started) < timeout)
             await Task.Delay(10);
         Close(status, reason, drain: true);
     }
@@ -151,7 +207,11 @@ public sealed partial class ChatConnection
             while (await _queue.WaitToReadAsync())
             {
                 while (!_discardQueue && _queue.TryRead(out var frame))
+                {
                     await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, true, CancellationToken.None);
+                    // The client took it: once the queue is back within its bound, it is no longer late.
+                    if (Volatile.Read(ref _pastBoundSince) != 0 && !PastBound) Volatile.Write(ref _pastBoundSince, 0);
+                }
                 if (_discardQueue) break;
             }
 
@@ -171,6 +231,7 @@ public sealed partial class ChatConnection
         finally
         {
             Close(1000, "", drain: false);
+            _queue.Clear();
         }
     }
 
@@ -188,21 +249,34 @@ public sealed partial class ChatConnection
 
                 buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
                 var count = 0;
+                var tooBig = false;
                 var result = peek;
                 while (!result.EndOfMessage)
                 {
                     if (count == buffer.Length)
                     {
-                        var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxFrameBytes + 1));
-                        buffer.AsSpan(0, count).CopyTo(bigger);
-                        ArrayPool<byte>.Shared.Return(buffer);
-                        buffer = bigger;
+                        if (count > _maxFrameBytes)
+                        {
+                            // Past the limit (RFC 6455 section 7.4.1, 1009): close now; the rest of the message is read
+                            // into the same buffer and dropped, so the read always has room and memory stays bounded.
+                            if (!tooBig) Close(CloseCodes.MessageTooBig, "message too big", drain: false);
+                            tooBig = true;
+                            count = 0;
+                        }
+                        else
+                        {
+                            // Strictly larger (the pool may round up): at most one byte past the limit is ever kept.
+                            var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxFrameBytes + 1));
+                            buffer.AsSpan(0, count).CopyTo(bigger);
+                            ArrayPool<byte>.Shared.Return(buffer);
+                            buffer = bigger;
+                        }
                     }
                     result = await _socket.ReceiveAsync(buffer.AsMemory(count), aborted);
                     if (result.MessageType == WebSocketMessageType.Close) return;
-                    // Past the limit, the rest of the message is read and dropped: the socket is closing anyway.
-                    count = Math.Min(count + result.Count, _maxFrameBytes + 1);
+                    count += result.Count;
                 }
+                if (count > _maxFrameBytes) tooBig = true;
 
                 var message = buffer.AsMemory(0, count);
                 if (IsClosing)
@@ -213,7 +287,7 @@ public sealed partial class ChatConnection
                 {
                     Close(CloseCodes.UnsupportedData, "binary messages are not supported", drain: false);
                 }
-                else if (count > _maxFrameBytes)
+                else if (tooBig)
                 {
                     Close(CloseCodes.MessageTooBig, "message too big", drain: false);
                 }
@@ -242,8 +316,8 @@ public sealed partial class ChatConnection
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing a socket of {Username}: its send queue passed {Limit} frames")]
-    private static partial void LogTooSlow(ILogger logger, string username, int limit);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing a socket of {Username} as too slow ({Frames} frames, {Bytes} bytes queued): {Reason}")]
+    private static partial void LogTooSlow(ILogger logger, string username, int frames, long bytes, string reason);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Send loop ended: {Reason}")]
     private static partial void LogSendEnded(ILogger logger, string reason);

@@ -16,6 +16,8 @@ public sealed partial class ChatSession(
     ClientFrameHandler handler,
     PresenceNotifier presence,
     IMessageStore store,
+    OutboundBudget budget,
+    TimeProvider clock,
     IOptions<ChatOptions> options,
     ILogger<ChatConnection> logger)
 {
@@ -23,7 +25,12 @@ public sealed partial class ChatSession(
     public async Task RunAsync(WebSocket socket, long userId, string username, long tokenId, long tokenExpiresAt, CancellationToken aborted)
     {
         var o = options.Value;
-        if (registry.SocketsOf(userId).Count >= o.MaxSocketsPerUser)
+        // A socket lives no longer than the token it was opened with (ConnectionSweeper closes it then).
+        var connection = new ChatConnection(socket, userId, username, tokenId, o, logger, budget, clock) { TokenExpiresAt = tokenExpiresAt };
+
+        // Register first, then read last_message_id: a message committed in between is both counted and
+        // queued, never missed. Frames queued meanwhile wait behind the preamble (connected, presence).
+        if (!registry.TryAdd(connection, o.MaxSocketsPerUser, out var first))
         {
             // The new socket is refused, not an old one: a reconnect loop must not knock out live devices.
             LogTooManySockets(logger, username, o.MaxSocketsPerUser);
@@ -32,13 +39,7 @@ public sealed partial class ChatSession(
             catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException) { socket.Abort(); }
             return;
         }
-        // A socket lives no longer than the token it was opened with (TokenExpiryWatcher closes it then).
-        var connection = new ChatConnection(socket, userId, username, tokenId, o, logger) { TokenExpiresAt = tokenExpiresAt };
-        if (tokenExpiresAt <= DateTimeOffset.UtcNow.ToUnixTimeSeconds()) connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false);
-
-        // Register first, then read last_message_id: a message committed in between is both counted and
-        // queued, never missed. Frames queued meanwhile wait behind the preamble (connected, presence).
-        var first = registry.Add(connection);
+        if (tokenExpiresAt <= clock.GetUtcNow().ToUnixTimeSeconds()) connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false);
         if (registry.IsShuttingDown) connection.Close(CloseCodes.GoingAway, "server shutting down", drain: true);
         LogConnected(logger, username, registry.Count);
         try

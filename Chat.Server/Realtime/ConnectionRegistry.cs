@@ -13,8 +13,13 @@ public sealed class ConnectionRegistry
 
     public int Count => Volatile.Read(ref _count);
 
-    /// <summary>Adds a socket; true when it is the user's first (the user just came online).</summary>
-    public bool Add(ChatConnection connection)
+    /// <summary>
+    /// Adds a socket unless its user already has <paramref name="maxPerUser"/> open: the check and the add are one
+    /// step under the user's lock, so concurrent upgrades cannot pass the cap together.
+    /// </summary>
+    /// <param name="first">True when it is the user's first socket (the user just came online).</param>
+    /// <returns>False (nothing added) when the user is at the cap.</returns>
+    public bool TryAdd(ChatConnection connection, int maxPerUser, out bool first)
     {
         while (true)
         {
@@ -22,9 +27,12 @@ public sealed class ConnectionRegistry
             lock (entry)
             {
                 if (entry.Removed) continue;
+                first = false;
+                if (entry.Sockets.Length >= maxPerUser) return false;
                 entry.Sockets = [.. entry.Sockets, connection];
                 Interlocked.Increment(ref _count);
-                return entry.Sockets.Length == 1;
+                first = entry.Sockets.Length == 1;
+                return true;
             }
         }
     }

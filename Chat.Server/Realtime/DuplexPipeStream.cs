@@ -6,10 +6,11 @@ namespace Chat.Server.Realtime;
 /// <summary>
 /// A connection's transport pipes as the <see cref="Stream"/> <c>WebSocket.CreateFromStream</c> wants. A
 /// zero-byte read waits for data without consuming it, which is how an idle socket holds no receive buffer.
-/// Disposing it (the WebSocket does so on Abort, e.g. a keep-alive timeout) aborts the connection and
-/// releases a read or flush that is waiting on the peer.
+/// Disposing it (the WebSocket does so on Dispose and on Abort, e.g. a keep-alive timeout) releases a read or flush
+/// that is waiting on the peer, but does not reset the connection: bytes already written (a close frame) must still
+/// reach the peer. <see cref="WebSocketFastPath"/> ends the connection afterwards, aborting it after a bounded wait.
 /// </summary>
-internal sealed class DuplexPipeStream(IDuplexPipe transport, Action abortConnection) : Stream
+internal sealed class DuplexPipeStream(IDuplexPipe transport) : Stream
 {
     private readonly PipeReader _input = transport.Input;
     private readonly PipeWriter _output = transport.Output;
@@ -21,6 +22,7 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport, Action abortConnec
 
     public override async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken ct = default)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var result = await _input.ReadAsync(ct);
         if (result.IsCanceled) throw new OperationCanceledException("The connection was aborted.");
         var buffer = result.Buffer;
@@ -41,6 +43,7 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport, Action abortConnec
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> source, CancellationToken ct = default)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if ((await _output.WriteAsync(source, ct)).IsCanceled) throw new OperationCanceledException("The connection was aborted.");
     }
 
@@ -55,7 +58,6 @@ internal sealed class DuplexPipeStream(IDuplexPipe transport, Action abortConnec
     protected override void Dispose(bool disposing)
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        abortConnection();
         _input.CancelPendingRead();
         _output.CancelPendingFlush();
         base.Dispose(disposing);

@@ -3,31 +3,39 @@ using System.Threading.Tasks.Sources;
 namespace Chat.Server.Realtime;
 
 /// <summary>
-/// A socket's bounded outbound queue: many producers, one reader (the socket's writer loop). It does what the
-/// loop needs of a bounded <c>Channel&lt;T&gt;</c> (non-blocking <see cref="TryWrite"/> that fails when full or
-/// completed, <see cref="WaitToReadAsync"/>, <see cref="TryRead"/>, <see cref="Complete"/>) at a fifth of its
-/// idle footprint: the channel kept ~650 bytes of reusable operation objects per socket, which mattered at
-/// 10,000 idle sockets. The reader's wait is one reused value-task source; continuations run on the pool,
-/// so a producer never runs a socket write inline.
+/// A socket's outbound queue: many producers, one reader (the socket's writer loop). It counts what it holds in frames
+/// and in bytes (payload lengths) and reports every byte it takes in or gives up to the server-wide
+/// <see cref="OutboundBudget"/>; the bound is <see cref="ChatConnection"/>'s decision, not the queue's. It does what
+/// the loop needs of a <c>Channel&lt;T&gt;</c> (non-blocking <see cref="TryWrite"/>, <see cref="WaitToReadAsync"/>,
+/// <see cref="TryRead"/>, <see cref="Complete"/>) at a fifth of its idle footprint: the channel kept ~650 bytes of
+/// reusable operation objects per socket, which mattered at 10,000 idle sockets. The reader's wait is one reused
+/// value-task source; continuations run on the pool, so a producer never runs a socket write inline.
 /// </summary>
-internal sealed class FrameQueue(int limit) : IValueTaskSource<bool>
+internal sealed class FrameQueue(OutboundBudget? budget = null) : IValueTaskSource<bool>
 {
     private readonly Queue<OutboundFrame> _items = new();
     private ManualResetValueTaskSourceCore<bool> _waiter = new() { RunContinuationsAsynchronously = true };
     private bool _readerWaiting;
     private bool _completed;
     private int _count;
+    private long _bytes;
 
+    /// <summary>Frames queued.</summary>
     public int Count => Volatile.Read(ref _count);
 
-    /// <returns>False when the queue is full or completed; nothing is queued then.</returns>
+    /// <summary>Bytes queued (the sum of the queued payloads' lengths).</summary>
+    public long Bytes => Volatile.Read(ref _bytes);
+
+    /// <returns>False when the queue is completed; nothing is queued then.</returns>
     public bool TryWrite(OutboundFrame frame)
     {
         lock (_items)
         {
-            if (_completed || _items.Count >= limit) return false;
+            if (_completed) return false;
             _items.Enqueue(frame);
             Volatile.Write(ref _count, _items.Count);
+            Volatile.Write(ref _bytes, _bytes + frame.Payload.Length);
+            budget?.Add(frame.Payload.Length);
             if (!_readerWaiting) return true;
             _readerWaiting = false;
         }
@@ -41,6 +49,8 @@ internal sealed class FrameQueue(int limit) : IValueTaskSource<bool>
         {
             if (!_items.TryDequeue(out frame!)) return false;
             Volatile.Write(ref _count, _items.Count);
+            Volatile.Write(ref _bytes, _bytes - frame.Payload.Length);
+            budget?.Remove(frame.Payload.Length);
             return true;
         }
     }
@@ -56,6 +66,18 @@ internal sealed class FrameQueue(int limit) : IValueTaskSource<bool>
             _readerWaiting = false;
         }
         _waiter.SetResult(true);
+    }
+
+    /// <summary>Drops everything queued (a socket closed without draining) and gives its bytes back to the budget.</summary>
+    public void Clear()
+    {
+        lock (_items)
+        {
+            budget?.Remove(_bytes);
+            _items.Clear();
+            Volatile.Write(ref _count, 0);
+            Volatile.Write(ref _bytes, 0);
+        }
     }
 
     /// <summary>True when a frame can be read; false once completed and empty. One caller at a time.</summary>

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Chat.Protocol;
 
 namespace Chat.Server.Realtime;
 
@@ -9,6 +11,29 @@ namespace Chat.Server.Realtime;
 /// </summary>
 public readonly record struct OutboundFrame(byte[] Payload, bool Ephemeral = false)
 {
-    public static OutboundFrame Of<T>(T frame, JsonTypeInfo<T> typeInfo, bool ephemeral = false) =>
-        new(JsonSerializer.SerializeToUtf8Bytes(frame, typeInfo), ephemeral);
+    private const int KeptBufferBytes = 64 * 1024;
+
+    /// <summary>Raw UTF-8: only what JSON requires is escaped (<see cref="RawUtf8JsonEncoder"/>).</summary>
+    internal static readonly JsonWriterOptions WriterOptions = new() { Encoder = RawUtf8JsonEncoder.Instance, SkipValidation = true };
+
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+
+    /// <summary>Serializes a frame once, as raw UTF-8 JSON, into a payload of exactly its length.</summary>
+    public static OutboundFrame Of<T>(T frame, JsonTypeInfo<T> typeInfo, bool ephemeral = false)
+    {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        JsonSerializer.Serialize(writer, frame, typeInfo);
+        var payload = buffer.WrittenSpan.ToArray();
+        if (buffer.Capacity > KeptBufferBytes)
+        {
+            // An unusually large frame: do not keep its buffer on this thread.
+            t_buffer = null;
+            t_writer = null;
+        }
+        return new(payload, ephemeral);
+    }
 }

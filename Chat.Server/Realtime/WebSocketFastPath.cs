@@ -17,6 +17,11 @@ namespace Chat.Server.Realtime;
 /// frames, auth results, activity): about 12 KiB of a 19 KiB idle socket, measured with dotnet-gcdump.
 /// Anything else (another path, a partial or unusual head, a bad token) is handed on untouched, so the
 /// pipeline answers it exactly as before, 400 and 401 problem details included.
+/// Until it upgrades, a connection is under Kestrel's timeouts as on any other path: one that sends nothing for
+/// <paramref name="keepAliveTimeout"/> (<c>Kestrel:Limits:KeepAliveTimeout</c>) is closed here, one that starts a head
+/// goes to the pipeline and its <c>RequestHeadersTimeout</c>. After the session, the close frame it wrote reaches the
+/// peer before TCP closes (RFC 6455 section 5.5.1): the output is completed and flushed, and the connection is aborted
+/// only when the peer has not taken it within <see cref="ChatOptions.CloseTimeout"/>.
 /// </summary>
 public sealed partial class WebSocketFastPath(
     ConnectionDelegate next,
@@ -24,7 +29,8 @@ public sealed partial class WebSocketFastPath(
     IUserStore users,
     ChatSession chatSession,
     IOptions<ChatOptions> options,
-    ILogger<WebSocketFastPath> logger)
+    ILogger<WebSocketFastPath> logger,
+    TimeSpan keepAliveTimeout)
 {
     private const int MaxHead = 8 * 1024;
     private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
@@ -37,6 +43,7 @@ public sealed partial class WebSocketFastPath(
         try { upgraded = await TryUpgradeAsync(connection); }
         catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionResetException)
         {
+            // The peer went away, or sent nothing for the keep-alive timeout: returning closes the connection.
             LogDropped(logger, e.GetType().Name);
             return;
         }
@@ -55,6 +62,17 @@ public sealed partial class WebSocketFastPath(
             // The peer went away; the session has already unregistered the socket.
             LogDropped(logger, e.GetType().Name);
         }
+        await CloseTransportAsync(connection);
+    }
+
+    /// <summary>Lets what the socket wrote last (its close frame) reach the peer, then closes TCP; aborts a peer that does not read.</summary>
+    private async Task CloseTransportAsync(ConnectionContext connection)
+    {
+        try { await connection.Transport.Output.CompleteAsync(); }
+        catch (Exception e) when (e is InvalidOperationException or IOException) { /* already completed */ }
+        try { await Task.Delay(options.Value.CloseTimeout, connection.ConnectionClosed); }
+        catch (OperationCanceledException) { return; /* closed: everything was sent */ }
+        connection.Abort();
     }
 
     private readonly record struct Upgraded(WebSocket Socket, long UserId, string Username, long TokenId, long ExpiresAt);
@@ -63,9 +81,11 @@ public sealed partial class WebSocketFastPath(
     private async Task<Upgraded?> TryUpgradeAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
-        System.IO.Pipelines.ReadResult read;
-        try { read = await input.ReadAsync(connection.ConnectionClosed); }
-        catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionResetException) { return null; }
+        // Kestrel's keep-alive timeout, which the pipeline would apply to a connection that sends nothing: an
+        // OperationCanceledException from here ends the connection.
+        using var silent = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        silent.CancelAfter(keepAliveTimeout);
+        var read = await input.ReadAsync(silent.Token);
 
         // Only what the first read brought is looked at: a head split across reads goes to the pipeline.
         var buffer = read.Buffer;
@@ -88,7 +108,7 @@ public sealed partial class WebSocketFastPath(
             "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: " + AcceptKey(key) + "\r\n\r\n"),
             connection.ConnectionClosed);
         var o = options.Value;
-        var socket = WebSocket.CreateFromStream(new DuplexPipeStream(connection.Transport, connection.Abort), new WebSocketCreationOptions
+        var socket = WebSocket.CreateFromStream(new DuplexPipeStream(connection.Transport), new WebSocketCreationOptions
         {
             IsServer = true,
             KeepAliveInterval = o.KeepAliveInterval,

@@ -3,28 +3,34 @@ using Chat.Server.Realtime;
 
 namespace Chat.Tests.Realtime;
 
-/// <summary>The per-socket outbound queue: bounded, never blocking a producer, drained in order by one reader.</summary>
+/// <summary>The per-socket outbound queue: counted in frames and bytes, never blocking a producer, drained in order by one reader.</summary>
 public sealed class FrameQueueTests
 {
     private static OutboundFrame Frame(string text) => new(Encoding.UTF8.GetBytes(text), Ephemeral: false);
 
     [Test]
-    public void AFullQueueRefusesTheNextFrameWithoutQueueingIt()
+    public void TheQueueCountsFramesAndBytesAndReportsThemToTheServerWideBudget()
     {
-        var queue = new FrameQueue(2);
-        Assert.That(queue.TryWrite(Frame("1")), Is.True);
-        Assert.That(queue.TryWrite(Frame("2")), Is.True);
-        Assert.That(queue.TryWrite(Frame("3")), Is.False);
-        Assert.That(queue.Count, Is.EqualTo(2));
+        var budget = new OutboundBudget(Microsoft.Extensions.Options.Options.Create(new Chat.Server.ChatOptions()));
+        var queue = new FrameQueue(budget);
+        var other = new FrameQueue(budget);
+        Assert.That(queue.TryWrite(Frame("12345")), Is.True);
+        Assert.That(queue.TryWrite(Frame("123")), Is.True);
+        Assert.That(other.TryWrite(Frame("1234567")), Is.True);
+        Assert.That((queue.Count, queue.Bytes, budget.TotalBytes), Is.EqualTo((2, 8L, 15L)));
+
         Assert.That(queue.TryRead(out var first), Is.True);
-        Assert.That(Encoding.UTF8.GetString(first.Payload), Is.EqualTo("1"));
-        Assert.That(queue.TryWrite(Frame("3")), Is.True, "room again after a read");
+        Assert.That(Encoding.UTF8.GetString(first.Payload), Is.EqualTo("12345"));
+        Assert.That((queue.Count, queue.Bytes, budget.TotalBytes), Is.EqualTo((1, 3L, 10L)), "a frame taken by the socket leaves the count");
+
+        other.Clear();
+        Assert.That((other.Count, other.Bytes, budget.TotalBytes), Is.EqualTo((0, 0L, 3L)), "dropped frames give their bytes back");
     }
 
     [Test]
     public async Task AWaitingReaderIsWokenByAWriteAndReadsInOrder()
     {
-        var queue = new FrameQueue(16);
+        var queue = new FrameQueue();
         var waiting = queue.WaitToReadAsync().AsTask();
         await Task.Delay(50);
         Assert.That(waiting.IsCompleted, Is.False, "nothing to read yet");
@@ -39,7 +45,7 @@ public sealed class FrameQueueTests
     [Test]
     public async Task CompletionLetsTheReaderDrainWhatIsQueuedThenEnds()
     {
-        var queue = new FrameQueue(16);
+        var queue = new FrameQueue();
         queue.TryWrite(Frame("last"));
         queue.Complete();
         Assert.That(queue.TryWrite(Frame("too late")), Is.False);
@@ -51,7 +57,7 @@ public sealed class FrameQueueTests
     [Test]
     public async Task CompletionWakesAWaitingReaderWithFalse()
     {
-        var queue = new FrameQueue(16);
+        var queue = new FrameQueue();
         var waiting = queue.WaitToReadAsync().AsTask();
         queue.Complete();
         Assert.That(await waiting.WaitAsync(TimeSpan.FromSeconds(5)), Is.False);
@@ -60,7 +66,7 @@ public sealed class FrameQueueTests
     [Test]
     public async Task ManyProducersLoseNothingAndEachKeepsItsOrder()
     {
-        var queue = new FrameQueue(100_000);
+        var queue = new FrameQueue();
         var producers = Enumerable.Range(0, 4).Select(p => Task.Run(() =>
         {
             for (var i = 0; i < 5_000; i++) Assert.That(queue.TryWrite(Frame($"{p}:{i}")), Is.True);
