@@ -85,6 +85,38 @@ public sealed class AbuseTests
         AssertRateLimited(await LoginAsync(app, "spray_target", "password123"), "a fresh username from an exhausted address");
     }
 
+    [TestCase(Transport.TestHost)]
+    [TestCase(Transport.Kestrel)]
+    public async Task ConcurrentUpgradesCannotPassMaxSocketsPerUserTogether(Transport transport)
+    {
+        const int cap = 2, attempts = 60;
+        var app = await StartAsync(transport, new() { ["Chat:MaxSocketsPerUser"] = cap.ToString() });
+        var alice = await app.RegisterAsync("race_alice");
+        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
+
+        var sockets = await Task.WhenAll(Enumerable.Range(0, attempts).Select(_ => Task.Run(() => alice.ConnectAsync())));
+        try
+        {
+            // Each socket either gets its connected frame or is refused with 1013.
+            var outcomes = await Task.WhenAll(sockets.Select(async socket =>
+            {
+                var connected = socket.ExpectAsync("connected");
+                await Task.WhenAny(connected, socket.Closed);
+                return connected.IsCompletedSuccessfully ? "connected" : "refused";
+            }));
+            Assert.Multiple(() =>
+            {
+                Assert.That(outcomes.Count(o => o == "connected"), Is.EqualTo(cap), $"exactly the cap of {attempts} concurrent upgrades is served");
+                Assert.That(registry.SocketsOf(registry.All().First().UserId), Has.Count.EqualTo(cap));
+                Assert.That(sockets.Where(s => s.Closed.IsCompleted).Select(s => s.Closed.Result), Has.All.EqualTo((WebSocketCloseStatus)1013));
+            });
+        }
+        finally
+        {
+            foreach (var socket in sockets) await socket.DisposeAsync();
+        }
+    }
+
     [Test]
     public async Task ASocketBeyondMaxSocketsPerUserIsClosedWith1013AndTheOthersKeepWorking()
     {

@@ -6,14 +6,17 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Chat.Server.Realtime;
 using Chat.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Chat.Tests.Resilience;
 
 /// <summary>
-/// A socket that stops reading while thousands of frames are sent to it is closed with 1008 once its queue
-/// passes <c>Chat:SendQueueLimit</c>; the sender and the user's other socket get everything, server memory stays
-/// bounded, and the slow client recovers every message with <c>sync</c>.
+/// A socket that stops reading while thousands of frames are sent to it is closed with 1008 once its queue stays
+/// past <c>Chat:SendQueueLimit</c> (or <c>Chat:SendQueueBytes</c>) for <c>Chat:SlowConsumerTimeout</c>; the sender and
+/// the user's other socket get everything, server memory stays bounded, and the slow client recovers every message
+/// with <c>sync</c>. The rules themselves (burst, time, hard bound, server-wide budget) are checked on a socket
+/// that never reads, with a fake clock.
 /// </summary>
 [TestFixture]
 [NonParallelizable]
@@ -51,6 +54,7 @@ public sealed class SlowConsumerTests
         var app = _app = await ChatApp.StartAsync(Transport.Kestrel, new Dictionary<string, string?>
         {
             ["Chat:SendQueueLimit"] = "64",
+            ["Chat:SlowConsumerTimeout"] = "00:00:01",
             ["Chat:CloseTimeout"] = "00:01:00",
         });
         var sender = await app.RegisterAsync("fast_sender");
@@ -124,7 +128,7 @@ public sealed class SlowConsumerTests
         {
             Assert.That(slowConnection.IsClosing, Is.True, "the slow socket's queue overflowed, so the server must be closing it");
             Assert.That(overflowAt, Is.GreaterThanOrEqualTo(0));
-            Assert.That(slowConnection.QueuedFrames, Is.LessThanOrEqualTo(64), "a closing socket holds no more than its queue limit");
+            Assert.That(slowConnection.QueuedBytes, Is.Zero, "a socket closed as too slow holds nothing queued");
             Assert.That(acks.Values, Is.Unique);
             Assert.That(acks, Has.Count.EqualTo(Messages), "the sender got every ack");
             Assert.That(delivered.Values, Has.All.EqualTo(1), "the reading socket got each message exactly once");
@@ -174,6 +178,7 @@ public sealed class SlowConsumerTests
         var app = _app = await ChatApp.StartAsync(Transport.Kestrel, new Dictionary<string, string?>
         {
             ["Chat:SendQueueLimit"] = "64",
+            ["Chat:SlowConsumerTimeout"] = "00:00:01",
             ["Chat:CloseTimeout"] = "00:00:02",
         });
         var sender = await app.RegisterAsync("fast_sender");
@@ -204,66 +209,128 @@ public sealed class SlowConsumerTests
         TestContext.Out.WriteLine($"stalled reader: overflowed after {sent} sends; dropped {clock.Elapsed.TotalSeconds:F1}s later");
     }
 
-    [Test]
-    public async Task PastHalfFullTypingAndPresenceAreShedWhileMessagesAreStillQueued()
+    private static readonly OutboundFrame Message = new(Encoding.UTF8.GetBytes("{\"type\":\"chat_message\"}"));
+
+    /// <summary>A connection over a socket that never takes a frame, with a fake clock; the first frame is taken by the writer (and hangs).</summary>
+    private static async Task<(ChatConnection Connection, StuckSocket Socket, Task Run)> StuckConnectionAsync(
+        Chat.Server.ChatOptions options, FakeTimeProvider clock, OutboundBudget? budget = null)
     {
         var socket = new StuckSocket();
-        var connection = new ChatConnection(socket, 1, "shed", 1, new Chat.Server.ChatOptions { SendQueueLimit = 16, CloseTimeout = TimeSpan.FromSeconds(30) },
-            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var connection = new ChatConnection(socket, 1, "stuck", 1, options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, budget, clock);
         var run = connection.RunAsync(Task.FromResult<IReadOnlyList<OutboundFrame>>([]), (_, _) => ValueTask.CompletedTask, CancellationToken.None);
+        Assert.That(connection.Send(Message), Is.True);
+        await Deadline.WaitUntilAsync(() => socket.SendsStarted == 1 && connection.QueuedFrames == 0, TimeSpan.FromSeconds(5), "the writer to take the first frame");
+        return (connection, socket, run);
+    }
+
+    private static async Task EndAsync(StuckSocket socket, Task run)
+    {
+        socket.Abort();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Test]
+    public async Task PastHalfTheBoundTypingAndPresenceAreShedWhileMessagesAreStillQueued()
+    {
+        var (connection, socket, run) = await StuckConnectionAsync(new Chat.Server.ChatOptions { SendQueueLimit = 16, CloseTimeout = TimeSpan.FromSeconds(30) }, new FakeTimeProvider());
         try
         {
-            var message = new OutboundFrame(Encoding.UTF8.GetBytes("{\"type\":\"chat_message\"}"));
             var typing = new OutboundFrame(Encoding.UTF8.GetBytes("{\"type\":\"typing\"}"), Ephemeral: true);
             var presence = new OutboundFrame(Encoding.UTF8.GetBytes("{\"type\":\"presence\"}"), Ephemeral: true);
 
-            // The writer takes the first frame and hangs in SendAsync: from here on, the queue only grows.
-            Assert.That(connection.Send(message), Is.True);
-            await Deadline.WaitUntilAsync(() => socket.SendsStarted == 1 && connection.QueuedFrames == 0, TimeSpan.FromSeconds(5), "the writer to take the first frame");
-
-            for (var i = 0; i < 7; i++) Assert.That(connection.Send(message), Is.True);
-            Assert.That(connection.Send(typing), Is.True, "below half full, typing is still queued");
+            for (var i = 0; i < 7; i++) Assert.That(connection.Send(Message), Is.True);
+            Assert.That(connection.Send(typing), Is.True, "below half the bound, typing is still queued");
             Assert.That(connection.QueuedFrames, Is.EqualTo(8));
 
-            Assert.That(connection.Send(presence), Is.False, "at half full, presence is shed");
-            Assert.That(connection.Send(typing), Is.False, "at half full, typing is shed");
-            Assert.That(connection.QueuedFrames, Is.EqualTo(8));
-
-            for (var i = 0; i < 8; i++)
-            {
-                Assert.That(connection.Send(message), Is.True, $"message frames are queued up to the limit ({connection.QueuedFrames} queued)");
-                Assert.That(connection.Send(typing), Is.False);
-            }
-            Assert.That(connection.QueuedFrames, Is.EqualTo(16));
-            Assert.That(connection.IsClosing, Is.False);
-
-            Assert.That(connection.Send(message), Is.False, "one past the limit overflows");
-            Assert.That(connection.IsClosing, Is.True, "an overflowing socket is closed");
+            Assert.That(connection.Send(presence), Is.False, "at half the bound, presence is shed");
+            Assert.That(connection.Send(typing), Is.False, "at half the bound, typing is shed");
+            for (var i = 0; i < 20; i++) Assert.That(connection.Send(Message), Is.True, "stored messages are never shed");
+            Assert.That(connection.QueuedFrames, Is.EqualTo(28));
         }
         finally
         {
-            socket.Abort();
-            await run.WaitAsync(TimeSpan.FromSeconds(10));
+            await EndAsync(socket, run);
+        }
+    }
+
+    [Test]
+    public async Task ABurstPastTheBoundIsNotTooSlowUntilTheQueueStaysPastItForTheSlowConsumerTimeout()
+    {
+        var clock = new FakeTimeProvider();
+        var (connection, socket, run) = await StuckConnectionAsync(
+            new Chat.Server.ChatOptions { SendQueueLimit = 8, SlowConsumerTimeout = TimeSpan.FromSeconds(5), CloseTimeout = TimeSpan.FromSeconds(30) }, clock);
+        try
+        {
+            for (var i = 0; i < 100; i++) Assert.That(connection.Send(Message), Is.True, "a burst far past the frame bound is queued");
+            Assert.That(connection.IsClosing, Is.False, "a burst alone does not make a client too slow");
+
+            clock.Advance(TimeSpan.FromSeconds(4.9));
+            Assert.That(connection.CloseIfTooSlow(), Is.False, "4.9 s past the bound is within the timeout");
+            clock.Advance(TimeSpan.FromSeconds(0.2));
+            Assert.That(connection.CloseIfTooSlow(), Is.True, "5.1 s past the bound without taking it is too slow");
+            Assert.That(connection.IsClosing, Is.True);
+            Assert.That(connection.QueuedBytes, Is.Zero, "what waited is dropped at once");
+        }
+        finally
+        {
+            await EndAsync(socket, run);
+        }
+    }
+
+    [Test]
+    public async Task AQueueOfMoreThanFourTimesTheByteBoundIsClosedAtOnce()
+    {
+        var (connection, socket, run) = await StuckConnectionAsync(
+            new Chat.Server.ChatOptions { SendQueueBytes = 1024, SlowConsumerTimeout = TimeSpan.FromHours(1), CloseTimeout = TimeSpan.FromSeconds(30) }, new FakeTimeProvider());
+        try
+        {
+            var frame = new OutboundFrame(new byte[1000]);
+            for (var i = 0; i < 4; i++) Assert.That(connection.Send(frame), Is.True, $"{(i + 1) * 1000} bytes are within four times the bound");
+            Assert.That(connection.IsClosing, Is.False);
+            Assert.That(connection.Send(frame), Is.False, "5,000 bytes pass four times the 1,024-byte bound");
+            Assert.That(connection.IsClosing, Is.True);
+        }
+        finally
+        {
+            await EndAsync(socket, run);
+        }
+    }
+
+    [Test]
+    public async Task WhileTheServerWideBudgetIsSpentASocketPastItsBoundIsClosedAtOnceAndOneWithinItIsNot()
+    {
+        var options = new Chat.Server.ChatOptions { SendQueueBytes = 2048, MaxOutboundBytes = 3000, SlowConsumerTimeout = TimeSpan.FromHours(1), CloseTimeout = TimeSpan.FromSeconds(30) };
+        var budget = new OutboundBudget(Microsoft.Extensions.Options.Options.Create(options));
+        var clock = new FakeTimeProvider();
+        var (within, withinSocket, withinRun) = await StuckConnectionAsync(options, clock, budget);
+        var (past, pastSocket, pastRun) = await StuckConnectionAsync(options, clock, budget);
+        try
+        {
+            var frame = new OutboundFrame(new byte[1000]);
+            Assert.That(within.Send(frame), Is.True);
+            Assert.That(past.Send(frame) && past.Send(frame), Is.True, "2,000 bytes: within its bound, within the budget");
+            Assert.That(budget.TotalBytes, Is.EqualTo(3000));
+            Assert.That(past.Send(frame), Is.False, "3,000 bytes: past its bound while the server holds 4,000 of a 3,000-byte budget");
+            Assert.That((past.IsClosing, within.IsClosing), Is.EqualTo((true, false)), "only the socket past its own bound pays");
+            Assert.That(budget.TotalBytes, Is.EqualTo(1000), "the closed socket's bytes are given back");
+        }
+        finally
+        {
+            await EndAsync(withinSocket, withinRun);
+            await EndAsync(pastSocket, pastRun);
         }
     }
 
     [Test]
     public async Task AnOverflowedConnectionWhoseSendIsStuckIsAbortedAfterTheCloseTimeout()
     {
-        var socket = new StuckSocket();
         var closeTimeout = TimeSpan.FromMilliseconds(300);
-        var connection = new ChatConnection(socket, 1, "stuck", 1, new Chat.Server.ChatOptions { SendQueueLimit = 8, CloseTimeout = closeTimeout },
-            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-        var run = connection.RunAsync(Task.FromResult<IReadOnlyList<OutboundFrame>>([]), (_, _) => ValueTask.CompletedTask, CancellationToken.None);
-        var message = new OutboundFrame(Encoding.UTF8.GetBytes("{\"type\":\"chat_message\"}"));
+        var (connection, socket, run) = await StuckConnectionAsync(
+            new Chat.Server.ChatOptions { SendQueueLimit = 8, SlowConsumerTimeout = TimeSpan.Zero, CloseTimeout = closeTimeout }, new FakeTimeProvider());
         try
         {
-            for (var i = 0; i < 20 && !connection.IsClosing; i++)
-            {
-                connection.Send(message);
-                if (i == 0) await Deadline.WaitUntilAsync(() => socket.SendsStarted == 1, TimeSpan.FromSeconds(5), "the writer to take the first frame");
-            }
-            Assert.That(connection.IsClosing, Is.True, "the queue overflowed");
+            for (var i = 0; i < 20 && !connection.IsClosing; i++) connection.Send(Message);
+            Assert.That(connection.IsClosing, Is.True, "the queue passed its bound with no time allowed");
 
             // Neither loop can finish by itself (the peer neither reads nor sends): the connection must give up.
             var finished = await Task.WhenAny(run, Task.Delay(closeTimeout + TimeSpan.FromSeconds(5))) == run;
@@ -272,8 +339,7 @@ public sealed class SlowConsumerTests
         }
         finally
         {
-            socket.Abort();
-            await run.WaitAsync(TimeSpan.FromSeconds(10));
+            await EndAsync(socket, run);
         }
     }
 
