@@ -32,41 +32,86 @@ public sealed class ValidationTests : ApiTestBase
         Assert.That(body["user"]!.AsObject().Str("username"), Is.EqualTo(username));
     }
 
-    [TestCase(7, TestName = "RegisterWithPasswordOf7CharactersIs400BadRequest")]
-    [TestCase(129, TestName = "RegisterWithPasswordOf129CharactersIs400BadRequest")]
-    public async Task RegisterWithPasswordOutsideLimitsIs400BadRequest(int length)
+    [TestCase("p", 7, TestName = "RegisterWithPasswordOf7CharactersIs400BadRequest")]
+    [TestCase("p", 129, TestName = "RegisterWithPasswordOf129CharactersIs400BadRequest")]
+    [TestCase(TextSamples.Emoji, 7, TestName = "RegisterWithPasswordOf7EmojiIs400BadRequest")]
+    [TestCase(TextSamples.Emoji, 129, TestName = "RegisterWithPasswordOf129EmojiIs400BadRequest")]
+    public async Task RegisterWithPasswordOutsideLimitsIs400BadRequest(string unit, int length)
     {
         using var client = App.CreateClient();
-        await (await client.RegisterAsync(Register(password: new string('p', length)))).AssertProblemAsync(400, "bad_request");
+        await (await client.RegisterAsync(Register(password: TextSamples.Repeat(unit, length)))).AssertProblemAsync(400, "bad_request");
     }
 
-    [TestCase(8)]
-    [TestCase(128)]
-    public async Task RegisterAcceptsPasswordsOf8To128CharactersAndTheyLogIn(int length)
+    [TestCase("p", 8, TestName = "RegisterAcceptsPasswordOf8CharactersAndItLogsIn")]
+    [TestCase("p", 128, TestName = "RegisterAcceptsPasswordOf128CharactersAndItLogsIn")]
+    [TestCase(TextSamples.Emoji, 8, TestName = "RegisterAcceptsPasswordOf8EmojiAndItLogsIn")]
+    [TestCase(TextSamples.Emoji, 128, TestName = "RegisterAcceptsPasswordOf128EmojiAndItLogsIn")]
+    public async Task RegisterAcceptsPasswordsOf8To128CharactersAndTheyLogIn(string unit, int length)
     {
         using var client = App.CreateClient();
-        var password = new string('p', length);
+        var password = TextSamples.Repeat(unit, length);
         await (await client.RegisterAsync(Register(password: password))).JsonAsync(201);
         await (await client.LoginAsync("alice", password)).JsonAsync(200);
     }
 
-    [Test]
-    public async Task RegisterWithFullNameOf101CharactersIs400BadRequest()
+    [TestCase("n", TestName = "RegisterWithFullNameOf101CharactersIs400BadRequest")]
+    [TestCase(TextSamples.Emoji, TestName = "RegisterWithFullNameOf101EmojiIs400BadRequest")]
+    public async Task RegisterWithFullNameOf101CharactersIs400BadRequest(string unit)
     {
         using var client = App.CreateClient();
         var body = Register();
-        body["full_name"] = new string('n', 101);
+        body["full_name"] = TextSamples.Repeat(unit, 101);
         await (await client.RegisterAsync(body)).AssertProblemAsync(400, "bad_request");
     }
 
-    [Test]
-    public async Task RegisterAcceptsFullNameOf100Characters()
+    [TestCase("n", TestName = "RegisterAcceptsFullNameOf100Characters")]
+    [TestCase(TextSamples.Emoji, TestName = "RegisterAcceptsFullNameOf100Emoji")]
+    public async Task RegisterAcceptsFullNameOf100Characters(string unit)
     {
         using var client = App.CreateClient();
         var body = Register();
-        body["full_name"] = new string('n', 100);
+        body["full_name"] = TextSamples.Repeat(unit, 100);
         var user = (await (await client.RegisterAsync(body)).JsonAsync(201))["user"]!.AsObject();
-        Assert.That(user.Str("full_name"), Is.EqualTo(new string('n', 100)));
+        Assert.That(user.Str("full_name"), Is.EqualTo(TextSamples.Repeat(unit, 100)));
+    }
+
+    [TestCase("a", TestName = "RegisterAcceptsEmailOf254Characters")]
+    [TestCase(TextSamples.Emoji, TestName = "RegisterAcceptsEmailOf254CharactersOfWhich242Emoji")]
+    public async Task RegisterAcceptsEmailOf254Characters(string unit)
+    {
+        using var client = App.CreateClient();
+        var body = Register();
+        body["email"] = TextSamples.Email(unit, 254);
+        var user = (await (await client.RegisterAsync(body)).JsonAsync(201))["user"]!.AsObject();
+        Assert.That(user.Str("email"), Is.EqualTo(TextSamples.Email(unit, 254)));
+    }
+
+    [Test]
+    public async Task RegisterWithEmailOf255CharactersOfWhich243EmojiIs400BadRequest()
+    {
+        using var client = App.CreateClient();
+        var body = Register();
+        body["email"] = TextSamples.Email(TextSamples.Emoji, 255);
+        await (await client.RegisterAsync(body)).AssertProblemAsync(400, "bad_request");
+    }
+
+    // A pattern matches the whole value (.NET's "$" also matches before a final "\n", so "alice\n" once registered as
+    // a second account beside "alice"), and text that is not well-formed UTF-16 is refused whatever its length.
+    [TestCase("username", "alice\n", TestName = "RegisterWithUsernameEndingInNewlineIs400BadRequest")]
+    [TestCase("username", "alice\r\n", TestName = "RegisterWithUsernameEndingInCrLfIs400BadRequest")]
+    [TestCase("username", "\nalice", TestName = "RegisterWithUsernameStartingWithNewlineIs400BadRequest")]
+    [TestCase("email", "alice@example.com\n", TestName = "RegisterWithEmailEndingInNewlineIs400BadRequest")]
+    [TestCase("email", "alice@example.com\r\n", TestName = "RegisterWithEmailEndingInCrLfIs400BadRequest")]
+    [TestCase("email", "alice@exam\u0000ple.com", TestName = "RegisterWithEmailContainingAControlCharacterIs400BadRequest")]
+    [TestCase("email", "al" + TextSamples.LoneSurrogate + "ice@example.com", TestName = "RegisterWithEmailContainingALoneSurrogateIs400BadRequest")]
+    [TestCase("password", "password" + TextSamples.LoneSurrogate, TestName = "RegisterWithPasswordContainingALoneSurrogateIs400BadRequest")]
+    [TestCase("full_name", "Alice " + TextSamples.LoneSurrogate, TestName = "RegisterWithFullNameContainingALoneSurrogateIs400BadRequest")]
+    public async Task RegisterWithFieldThatDoesNotMatchItsRuleAsAWholeIs400BadRequest(string field, string value)
+    {
+        using var client = App.CreateClient();
+        var body = Register();
+        body[field] = value;
+        await (await client.RegisterRawAsync(TextSamples.ToRawJson(body))).AssertProblemAsync(400, "bad_request");
     }
 
     [TestCase("not-an-email")]
