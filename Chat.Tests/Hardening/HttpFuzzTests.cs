@@ -44,13 +44,23 @@ public sealed class HttpFuzzTests
         ($"/api/conversations/{_conversationId}/read", HttpMethod.Post, () => new JsonObject { ["up_to_message_id"] = 1 }, [], ["up_to_message_id"], []),
     ];
 
+    private (long Users, long Messages) Stored() => (HostileInput.Count(_app.DatabasePath, "users"), HostileInput.Count(_app.DatabasePath, "messages"));
+
+    /// <summary>Nothing refused was stored: the users and messages counted <paramref name="before"/>, and alice's profile as registered.</summary>
+    private async Task AssertNothingChangedAsync((long Users, long Messages) before)
+    {
+        Assert.That(Stored(), Is.EqualTo(before));
+        var me = await _alice.GetAsync("/api/users/me");
+        Assert.That((me.Str("full_name"), me.Str("email")), Is.EqualTo(("Alice Liddell", "alice@example.com")));
+    }
+
     private static async Task<HttpResponseMessage> SendAsync(HttpClient client, HttpMethod method, string path, HttpContent content) =>
         await client.SendAsync(new HttpRequestMessage(method, path) { Content = content });
 
     [Test]
     public async Task MalformedJsonIsBadRequestOnEveryBodyAndNothingIsStored()
     {
-        var before = (Users: HostileInput.Count(_app.DatabasePath, "users"), Messages: HostileInput.Count(_app.DatabasePath, "messages"));
+        var before = Stored();
         string[] malformed =
         [
             "{", "{\"username\":", "{'username':'alice'}", "{\"a\":1,}", "[1,2", "nul", "{\"a\":NaN}", "{} trailing", "// c\n{}", "{\"a\":\"\u0001\"}",
@@ -74,15 +84,14 @@ public sealed class HttpFuzzTests
             cases++;
         }
         TestContext.Progress.WriteLine($"[http-fuzz] malformed JSON: {cases} requests, all 400 bad_request");
-        Assert.That(HostileInput.Count(_app.DatabasePath, "users"), Is.EqualTo(before.Users));
-        Assert.That(HostileInput.Count(_app.DatabasePath, "messages"), Is.EqualTo(before.Messages));
+        Assert.That(Stored(), Is.EqualTo(before));
         Assert.That((await _alice.GetAsync("/api/users/me")).Str("full_name"), Is.EqualTo("Alice Liddell"));
     }
 
     [Test]
     public async Task WrongJsonTypesForEveryFieldOfEveryBodyAreBadRequestAndNothingIsStored()
     {
-        var before = (Users: HostileInput.Count(_app.DatabasePath, "users"), Messages: HostileInput.Count(_app.DatabasePath, "messages"));
+        var before = Stored();
         string[] notStrings = ["1", "-1", "1.5", "1e400", "99999999999999999999999", "true", "false", "[]", "[\"x\"]", "{}", "{\"a\":\"b\"}"];
         string[] notIntegers = ["\"1\"", "\"\"", "\"abc\"", "true", "[]", "[1]", "{}", "1.5", "1e400", "99999999999999999999999", "-99999999999999999999999"];
         var cases = 0;
@@ -111,10 +120,7 @@ public sealed class HttpFuzzTests
             }
         }
         TestContext.Progress.WriteLine($"[http-fuzz] wrong JSON types: {cases} requests, all 400 bad_request");
-        Assert.That(HostileInput.Count(_app.DatabasePath, "users"), Is.EqualTo(before.Users));
-        Assert.That(HostileInput.Count(_app.DatabasePath, "messages"), Is.EqualTo(before.Messages));
-        var me = await _alice.GetAsync("/api/users/me");
-        Assert.That((me.Str("full_name"), me.Str("email")), Is.EqualTo(("Alice Liddell", "alice@example.com")));
+        await AssertNothingChangedAsync(before);
     }
 
     // One content-type rule for every JSON endpoint (JsonBody.IsJson): the body must be declared application/json or
@@ -128,7 +134,7 @@ public sealed class HttpFuzzTests
     [Test]
     public async Task EveryJsonEndpointRefusesABodyNotDeclaredJsonWith415AndStoresNothing()
     {
-        var before = (Users: HostileInput.Count(_app.DatabasePath, "users"), Messages: HostileInput.Count(_app.DatabasePath, "messages"));
+        var before = Stored();
         using var client = _alice.Client();
         var cases = 0;
         foreach (var (path, method, valid, _, _, _) in Bodies())
@@ -143,10 +149,7 @@ public sealed class HttpFuzzTests
             }
         }
         TestContext.Progress.WriteLine($"[http-fuzz] bodies not declared JSON: {cases} requests, all 415 unsupported_media_type");
-        Assert.That(HostileInput.Count(_app.DatabasePath, "users"), Is.EqualTo(before.Users));
-        Assert.That(HostileInput.Count(_app.DatabasePath, "messages"), Is.EqualTo(before.Messages));
-        var me = await _alice.GetAsync("/api/users/me");
-        Assert.That((me.Str("full_name"), me.Str("email")), Is.EqualTo(("Alice Liddell", "alice@example.com")));
+        await AssertNothingChangedAsync(before);
     }
 
     [TestCase("application/json", TestName = "EveryJsonEndpointAcceptsApplicationJson")]
