@@ -130,21 +130,18 @@ public static class Queries
 
         // Users: 1 is the hub; 2..N the others.
         var tx = cn.BeginTransaction();
-        using (var user = Prepare(cn, tx, "INSERT INTO users (id, username, username_norm, password_hash, full_name, email, email_norm, created_at) VALUES ($id, $u, $un, 'x', $f, $e, $e, $t)", "$id", "$u", "$un", "$f", "$e", "$t"))
+        using (var user = Prepare(cn, tx, "INSERT INTO users (id, username, username_norm, password_hash, full_name, email, email_norm, created_at) VALUES ($id, $u, $un, 'x', $f, $e, $en, $t)", "$id", "$u", "$un", "$f", "$e", "$en", "$t"))
         using (var term = Prepare(cn, tx, "INSERT OR IGNORE INTO user_search_terms (term, user_id, username_norm, is_phrase) VALUES ($term, $id, $un, $phrase)", "$term", "$id", "$un", "$phrase"))
         {
-            var terms = new HashSet<string>(StringComparer.Ordinal);
             for (var id = 1; id <= size.Users; id++)
             {
                 var username = id == 1 ? "hubuser" : "user" + id.ToString("D6", CultureInfo.InvariantCulture);
                 var fullName = id == 1 ? "Hub User" : FirstNames[id % FirstNames.Length] + " " + LastNames[id / FirstNames.Length % LastNames.Length];
-                Run(user, id, username, username.ToLowerInvariant(), fullName, username + "@example.com", t0);
-                terms.Clear();
-                terms.Add(username.ToLowerInvariant());
-                var norm = fullName.ToLowerInvariant();
-                terms.Add(norm);
-                foreach (var w in norm.Split(' ')) terms.Add(w);
-                foreach (var t in terms) Run(term, t, id, username.ToLowerInvariant(), t.Contains(' ') ? 1 : 0);
+                var email = username + "@example.com";
+                // Keyed and folded exactly as the server does (SqliteUserStore, SearchFold).
+                var usernameNorm = SqliteUserStore.UsernameKey(username);
+                Run(user, id, username, usernameNorm, fullName, email, SearchFold.Fold(email), t0);
+                foreach (var t in SearchFold.Terms(username, fullName)) Run(term, t, id, usernameNorm, SearchFold.IsPhrase(t) ? 1 : 0);
             }
         }
         tx.Commit();

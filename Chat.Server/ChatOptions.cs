@@ -58,7 +58,7 @@ public sealed class ChatOptions
     public bool WebSocketFastPath { get; set; } = true;
 
     /// <summary>SQLite <c>synchronous</c> setting: FULL (default; survives power loss) or NORMAL (survives process crash).</summary>
-    [RegularExpression("^(?i)(FULL|NORMAL|EXTRA)$")]
+    [RegularExpression(@"\A(?i:FULL|NORMAL|EXTRA)\z")]
     public string Synchronous { get; set; } = "FULL";
 
     /// <summary>How long a write waits for a database lock held by another process before it fails with <c>internal</c>. The default is 5 seconds.</summary>

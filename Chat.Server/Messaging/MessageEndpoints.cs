@@ -62,13 +62,11 @@ internal static class MessageEndpoints
 
         conversations.MapPost("/{id:long}/read", async (long id, HttpContext http, ReadHandler reads) =>
         {
-            var body = http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody == false
-                ? new MarkReadRequest()
-                : await JsonBody.ReadAsync(http.Request, ChatJsonContext.Default.MarkReadRequest);
+            var body = await JsonBody.ReadOptionalAsync(http.Request, ChatJsonContext.Default.MarkReadRequest, new MarkReadRequest());
             var result = await reads.MarkReadAsync(http.User.UserId(), id, body.UpToMessageId, CancellationToken.None);
             return TypedResults.Json(new MarkReadResponse(result.ConversationId, result.UpToMessageId, result.UnreadCount), ChatJsonContext.Default.MarkReadResponse);
         })
-        .Accepts<MarkReadRequest>("application/json")
+        .Accepts<MarkReadRequest>(isOptional: true, "application/json")
         .Produces<MarkReadResponse>()
         .ProducesProblem(400)
         .ProducesProblem(401)

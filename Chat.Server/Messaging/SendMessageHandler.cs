@@ -17,7 +17,7 @@ public sealed class SendMessageHandler(IUserStore users, IMessageWriter writer, 
     public async Task<SendResult> SendAsync(long senderId, string receiver, string message, string? clientMsgId,
         Action<SendResult>? onCommitted, CancellationToken ct)
     {
-        if (clientMsgId is not null && (clientMsgId.Length is 0 or > MaxClientMsgIdLength || !Validation.IsWellFormed(clientMsgId)))
+        if (clientMsgId is not null && !Validation.HasLength(clientMsgId, 1, MaxClientMsgIdLength))
             throw ChatException.BadRequest($"client_msg_id must be a string of 1-{MaxClientMsgIdLength} characters.");
         if (!Validation.IsWellFormed(message))
             throw ChatException.BadRequest("message is not valid Unicode text.");

@@ -10,7 +10,7 @@ namespace Chat.Server.Storage;
 public static partial class Migrations
 {
     // Append only: a migration that has shipped is never edited.
-    internal static readonly string[] Steps =
+    internal static readonly Migration[] Steps =
     [
         // 1: the core schema.
         """
@@ -108,26 +108,85 @@ public static partial class Migrations
             is_phrase = instr(term, ' ') > 0;
         CREATE INDEX ix_user_search_terms_sorted ON user_search_terms (is_phrase, term, username_norm, user_id);
         """,
+
+        // 4: search folds text with Unicode NFKC_Casefold (SearchFold) instead of ToLowerInvariant, so every existing
+        // user's terms and email_norm are computed again. The fold is .NET code, so this step is code, not SQL.
+        Migration.FromCode(ReindexSearch),
     ];
 
-    public static int Apply(SqliteConnection connection, ILogger logger)
+    /// <summary>Recomputes <c>users.email_norm</c> and <c>user_search_terms</c> with the current <see cref="SearchFold"/>.</summary>
+    private static void ReindexSearch(SqliteConnection connection, SqliteTransaction tx)
     {
+        const int page = 500;
+        long after = 0;
+        while (true)
+        {
+            var users = connection.Query<IndexedUser>(
+                "SELECT id, username, full_name AS FullName, email FROM users WHERE id > @after ORDER BY id LIMIT @page", new { after, page }, tx).AsList();
+            foreach (var user in users)
+            {
+                connection.Execute("UPDATE users SET email_norm = @emailNorm WHERE id = @id", new { id = user.Id, emailNorm = SearchFold.Fold(user.Email) }, tx);
+                connection.Execute("DELETE FROM user_search_terms WHERE user_id = @id", new { id = user.Id }, tx);
+                connection.Execute(SqliteUserStore.InsertSearchTermSql, SqliteUserStore.SearchTermRows(user.Id, user.Username, user.FullName), tx);
+            }
+            if (users.Count < page) return;
+            after = users[^1].Id;
+        }
+    }
+
+    private sealed class IndexedUser
+    {
+        public long Id { get; set; }
+        public string Username { get; set; } = "";
+        public string FullName { get; set; } = "";
+        public string Email { get; set; } = "";
+    }
+
+    /// <summary>
+    /// Brings the database up to <paramref name="targetVersion"/> (default: the newest), one transaction per step, and
+    /// returns the version it is at. A test builds a database as an older server left it by passing an older version.
+    /// </summary>
+    public static int Apply(SqliteConnection connection, ILogger logger, int? targetVersion = null)
+    {
+        var target = Math.Min(targetVersion ?? Steps.Length, Steps.Length);
         // WAL lets readers run beside the single writer; the mode is stored in the file.
         connection.Execute("PRAGMA journal_mode=WAL;");
         connection.Execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);");
-        var current = connection.ExecuteScalar<long?>("SELECT MAX(version) FROM schema_version") ?? 0;
-        for (var version = (int)current + 1; version <= Steps.Length; version++)
+        var current = (int)(connection.ExecuteScalar<long?>("SELECT MAX(version) FROM schema_version") ?? 0);
+        for (var version = current + 1; version <= target; version++)
         {
             using var tx = connection.BeginTransaction();
-            connection.Execute(Steps[version - 1], transaction: tx);
+            Steps[version - 1].Run(connection, tx);
             connection.Execute("INSERT INTO schema_version (version, applied_at) VALUES (@version, @now)",
                 new { version, now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() }, tx);
             tx.Commit();
             LogApplied(logger, version);
         }
-        return Steps.Length;
+        return Math.Max(current, target);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied schema migration {Version}")]
     private static partial void LogApplied(ILogger logger, int version);
+}
+
+/// <summary>
+/// One migration step: SQL (a plain string converts to one), or code for what SQL cannot compute, such as re-folding
+/// text with .NET. Either runs inside the step's transaction.
+/// </summary>
+internal sealed class Migration
+{
+    private readonly string? _sql;
+    private readonly Action<SqliteConnection, SqliteTransaction>? _code;
+
+    private Migration(string? sql, Action<SqliteConnection, SqliteTransaction>? code) => (_sql, _code) = (sql, code);
+
+    public static implicit operator Migration(string sql) => new(sql, null);
+
+    public static Migration FromCode(Action<SqliteConnection, SqliteTransaction> code) => new(null, code);
+
+    public void Run(SqliteConnection connection, SqliteTransaction tx)
+    {
+        if (_sql is not null) connection.Execute(_sql, transaction: tx);
+        _code?.Invoke(connection, tx);
+    }
 }

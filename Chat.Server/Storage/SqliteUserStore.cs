@@ -24,7 +24,29 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
 
     private const string UserColumns = "id, username, full_name, email, avatar_version";
 
-    public static string Normalize(string value) => value.ToLowerInvariant();
+    /// <summary>
+    /// The key that makes usernames unique ignoring case and finds them (<c>username_norm</c>). Usernames are ASCII
+    /// by pattern, so lower case is all it takes; search terms and emails use <see cref="SearchFold"/> instead.
+    /// </summary>
+    public static string UsernameKey(string username) => username.ToLowerInvariant();
+
+    /// <summary>The parameters of <see cref="SearchSql"/>: the query folded as the terms were.</summary>
+    internal static object SearchParameters(long searcherId, string query, int limit)
+    {
+        var q = SearchFold.Fold(query);
+        // Every indexed term that starts with q lies in [q, q + U+10FFFF): an index range scan, no LIKE escaping.
+        return new { searcherId, q, upper = q + char.ConvertFromUtf32(0x10FFFF), phrase = SearchFold.IsPhrase(q) ? 1 : 0, limit };
+    }
+
+    internal const string InsertSearchTermSql =
+        "INSERT INTO user_search_terms (term, user_id, username_norm, is_phrase) VALUES (@term, @userId, @usernameNorm, @isPhrase)";
+
+    /// <summary>The rows of <see cref="InsertSearchTermSql"/> for one user (also used by migration 4 to re-index).</summary>
+    internal static IEnumerable<object> SearchTermRows(long userId, string username, string fullName)
+    {
+        var usernameNorm = UsernameKey(username);
+        return SearchFold.Terms(username, fullName).Select(term => new { term, userId, usernameNorm, isPhrase = SearchFold.IsPhrase(term) ? 1 : 0 });
+    }
 
     public async Task<UserRow?> CreateAsync(string username, string passwordHash, string fullName, string email, CancellationToken ct)
     {
@@ -38,7 +60,7 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
                 VALUES (@username, @norm, @passwordHash, @fullName, @email, @emailNorm, @now)
                 RETURNING id
                 """,
-                new { username, norm = Normalize(username), passwordHash, fullName, email, emailNorm = Normalize(email), now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() }, tx);
+                new { username, norm = UsernameKey(username), passwordHash, fullName, email, emailNorm = SearchFold.Fold(email), now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() }, tx);
             await WriteSearchTermsAsync(connection, tx, id, username, fullName);
             await tx.CommitAsync(ct);
             return new UserRow { Id = id, Username = username, FullName = fullName, Email = email };
@@ -58,14 +80,14 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
     public async Task<UserRow?> FindByUsernameAsync(string username, CancellationToken ct)
     {
         await using var connection = await db.OpenAsync(ct);
-        return await connection.QuerySingleOrDefaultAsync<UserRow>($"SELECT {UserColumns} FROM users WHERE username_norm = @norm", new { norm = Normalize(username) });
+        return await connection.QuerySingleOrDefaultAsync<UserRow>($"SELECT {UserColumns} FROM users WHERE username_norm = @norm", new { norm = UsernameKey(username) });
     }
 
     public async Task<(UserRow User, string PasswordHash)?> FindCredentialsAsync(string username, CancellationToken ct)
     {
         await using var connection = await db.OpenAsync(ct);
         var row = await connection.QuerySingleOrDefaultAsync<CredentialRow>(
-            $"SELECT {UserColumns}, password_hash FROM users WHERE username_norm = @norm", new { norm = Normalize(username) });
+            $"SELECT {UserColumns}, password_hash FROM users WHERE username_norm = @norm", new { norm = UsernameKey(username) });
         return row is null ? null : (row, row.PasswordHash);
     }
 
@@ -82,7 +104,7 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
             WHERE id = @id
             RETURNING {UserColumns}
             """,
-            new { id, fullName, email, emailNorm = email is null ? null : Normalize(email) }, tx);
+            new { id, fullName, email, emailNorm = email is null ? null : SearchFold.Fold(email) }, tx);
         if (fullName is not null)
         {
             await connection.ExecuteAsync("DELETE FROM user_search_terms WHERE user_id = @id", new { id }, tx);
@@ -94,12 +116,8 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
 
     public async Task<IReadOnlyList<UserRow>> SearchAsync(long searcherId, string query, int limit, CancellationToken ct)
     {
-        var q = Normalize(query);
         await using var connection = await db.OpenAsync(ct);
-        // Every indexed term that starts with q lies in [q, q + U+10FFFF): an index range scan, no LIKE escaping.
-        var rows = await connection.QueryAsync<UserRow>(
-            SearchSql,
-            new { searcherId, q, upper = q + char.ConvertFromUtf32(0x10FFFF), phrase = q.Contains(' ') ? 1 : 0, limit });
+        var rows = await connection.QueryAsync<UserRow>(SearchSql, SearchParameters(searcherId, query, limit));
         return rows.AsList();
     }
 
@@ -141,7 +159,7 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
             FROM users u JOIN avatars a ON a.user_id = u.id
             WHERE u.username_norm = @norm
             """,
-            new { norm = Normalize(username) });
+            new { norm = UsernameKey(username) });
         return row is null ? null : (row.ContentType, row.Data, row.Version);
     }
 
@@ -167,20 +185,8 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
             new { tokenId, now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() });
     }
 
-    private static async Task WriteSearchTermsAsync(SqliteConnection connection, System.Data.Common.DbTransaction tx, long userId, string username, string fullName)
-    {
-        var terms = new HashSet<string>(StringComparer.Ordinal) { Normalize(username) };
-        var name = Normalize(fullName.Trim());
-        if (name.Length > 0)
-        {
-            terms.Add(name);
-            foreach (var word in name.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)) terms.Add(word);
-        }
-        var usernameNorm = Normalize(username);
-        foreach (var term in terms)
-            await connection.ExecuteAsync("INSERT INTO user_search_terms (term, user_id, username_norm, is_phrase) VALUES (@term, @userId, @usernameNorm, @isPhrase)",
-                new { term, userId, usernameNorm, isPhrase = term.Contains(' ') ? 1 : 0 }, tx);
-    }
+    private static Task WriteSearchTermsAsync(SqliteConnection connection, System.Data.Common.DbTransaction tx, long userId, string username, string fullName) =>
+        connection.ExecuteAsync(InsertSearchTermSql, SearchTermRows(userId, username, fullName), tx);
 
     private sealed class CredentialRow
     {

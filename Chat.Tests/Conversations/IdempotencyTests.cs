@@ -11,13 +11,15 @@ public sealed class IdempotencyTests : TwoUserTests
         lock (socket.History) return socket.History.Count(f => f.Type() == type);
     }
 
-    [Test]
-    public async Task RepeatedHttpSendWithSameClientMsgIdReturnsTheOriginalMessage()
+    [TestCase("retry-1", 1, TestName = "RepeatedHttpSendWithSameClientMsgIdReturnsTheOriginalMessage")]
+    [TestCase(TextSamples.Emoji, 64, TestName = "RepeatedHttpSendWithSame64EmojiClientMsgIdReturnsTheOriginalMessage")]
+    public async Task RepeatedHttpSendWithSameClientMsgIdReturnsTheOriginalMessage(string unit, int count)
     {
+        var clientMsgId = TextSamples.Repeat(unit, count);
         await using var bobSocket = await OpenAsync(_bob);
-        var first = await _alice.SendAsync("bob", "once", "retry-1");
+        var first = await _alice.SendAsync("bob", "once", clientMsgId);
         await bobSocket.WaitForAsync("chat_message");
-        var second = await _alice.SendAsync("bob", "once", "retry-1");
+        var second = await _alice.SendAsync("bob", "once", clientMsgId);
 
         Assert.Multiple(() =>
         {
@@ -31,26 +33,28 @@ public sealed class IdempotencyTests : TwoUserTests
         Assert.That((await ConversationAsync(_bob, first.Long("conversation_id"))).Long("unread_count"), Is.EqualTo(1));
     }
 
-    [Test]
-    public async Task RepeatedWebSocketSendWithSameClientMsgIdAcksTheOriginalWithoutNewFrames()
+    [TestCase("retry-1", 1, TestName = "RepeatedWebSocketSendWithSameClientMsgIdAcksTheOriginalWithoutNewFrames")]
+    [TestCase(TextSamples.Emoji, 64, TestName = "RepeatedWebSocketSendWithSame64EmojiClientMsgIdAcksTheOriginalWithoutNewFrames")]
+    public async Task RepeatedWebSocketSendWithSameClientMsgIdAcksTheOriginalWithoutNewFrames(string unit, int count)
     {
+        var clientMsgId = TextSamples.Repeat(unit, count);
         await using var alice1 = await OpenAsync(_alice);
         await using var alice2 = await OpenAsync(_alice);
         await using var bobSocket = await OpenAsync(_bob);
 
-        await alice1.SendAsync(SendFrame("bob", "once", "retry-1"));
+        await alice1.SendAsync(SendFrame("bob", "once", clientMsgId));
         var sent = await ExpectSkippingPresenceAsync(alice1, "message_sent");
         var firstAck = await ExpectSkippingPresenceAsync(alice1, "ack");
         await bobSocket.WaitForAsync("chat_message");
         await alice2.WaitForAsync("message_sent");
 
-        await alice1.SendAsync(SendFrame("bob", "once", "retry-1"));
+        await alice1.SendAsync(SendFrame("bob", "once", clientMsgId));
         // The repeat is answered by the ack alone: no message_sent before it.
         var secondAck = await ExpectSkippingPresenceAsync(alice1, "ack");
         FrameAssert.HasExactKeys(secondAck, FrameAssert.AckKeys);
         Assert.Multiple(() =>
         {
-            Assert.That(secondAck.Str("client_msg_id"), Is.EqualTo("retry-1"));
+            Assert.That(secondAck.Str("client_msg_id"), Is.EqualTo(clientMsgId));
             Assert.That(secondAck.Long("message_id"), Is.EqualTo(sent.Long("message_id")));
             Assert.That(secondAck.Long("message_id"), Is.EqualTo(firstAck.Long("message_id")));
             Assert.That(secondAck.Long("conversation_id"), Is.EqualTo(firstAck.Long("conversation_id")));

@@ -44,13 +44,23 @@ public sealed class HttpFuzzTests
         ($"/api/conversations/{_conversationId}/read", HttpMethod.Post, () => new JsonObject { ["up_to_message_id"] = 1 }, [], ["up_to_message_id"], []),
     ];
 
+    private (long Users, long Messages) Stored() => (HostileInput.Count(_app.DatabasePath, "users"), HostileInput.Count(_app.DatabasePath, "messages"));
+
+    /// <summary>Nothing refused was stored: the users and messages counted <paramref name="before"/>, and alice's profile as registered.</summary>
+    private async Task AssertNothingChangedAsync((long Users, long Messages) before)
+    {
+        Assert.That(Stored(), Is.EqualTo(before));
+        var me = await _alice.GetAsync("/api/users/me");
+        Assert.That((me.Str("full_name"), me.Str("email")), Is.EqualTo(("Alice Liddell", "alice@example.com")));
+    }
+
     private static async Task<HttpResponseMessage> SendAsync(HttpClient client, HttpMethod method, string path, HttpContent content) =>
         await client.SendAsync(new HttpRequestMessage(method, path) { Content = content });
 
     [Test]
     public async Task MalformedJsonIsBadRequestOnEveryBodyAndNothingIsStored()
     {
-        var before = (Users: HostileInput.Count(_app.DatabasePath, "users"), Messages: HostileInput.Count(_app.DatabasePath, "messages"));
+        var before = Stored();
         string[] malformed =
         [
             "{", "{\"username\":", "{'username':'alice'}", "{\"a\":1,}", "[1,2", "nul", "{\"a\":NaN}", "{} trailing", "// c\n{}", "{\"a\":\"\u0001\"}",
@@ -74,15 +84,14 @@ public sealed class HttpFuzzTests
             cases++;
         }
         TestContext.Progress.WriteLine($"[http-fuzz] malformed JSON: {cases} requests, all 400 bad_request");
-        Assert.That(HostileInput.Count(_app.DatabasePath, "users"), Is.EqualTo(before.Users));
-        Assert.That(HostileInput.Count(_app.DatabasePath, "messages"), Is.EqualTo(before.Messages));
+        Assert.That(Stored(), Is.EqualTo(before));
         Assert.That((await _alice.GetAsync("/api/users/me")).Str("full_name"), Is.EqualTo("Alice Liddell"));
     }
 
     [Test]
     public async Task WrongJsonTypesForEveryFieldOfEveryBodyAreBadRequestAndNothingIsStored()
     {
-        var before = (Users: HostileInput.Count(_app.DatabasePath, "users"), Messages: HostileInput.Count(_app.DatabasePath, "messages"));
+        var before = Stored();
         string[] notStrings = ["1", "-1", "1.5", "1e400", "99999999999999999999999", "true", "false", "[]", "[\"x\"]", "{}", "{\"a\":\"b\"}"];
         string[] notIntegers = ["\"1\"", "\"\"", "\"abc\"", "true", "[]", "[1]", "{}", "1.5", "1e400", "99999999999999999999999", "-99999999999999999999999"];
         var cases = 0;
@@ -111,10 +120,67 @@ public sealed class HttpFuzzTests
             }
         }
         TestContext.Progress.WriteLine($"[http-fuzz] wrong JSON types: {cases} requests, all 400 bad_request");
-        Assert.That(HostileInput.Count(_app.DatabasePath, "users"), Is.EqualTo(before.Users));
-        Assert.That(HostileInput.Count(_app.DatabasePath, "messages"), Is.EqualTo(before.Messages));
-        var me = await _alice.GetAsync("/api/users/me");
-        Assert.That((me.Str("full_name"), me.Str("email")), Is.EqualTo(("Alice Liddell", "alice@example.com")));
+        await AssertNothingChangedAsync(before);
+    }
+
+    // One content-type rule for every JSON endpoint (JsonBody.IsJson): the body must be declared application/json or
+    // application/*+json, with no charset or charset=utf-8. A missing Content-Type is refused like any other type.
+    private static readonly string?[] NotJsonTypes =
+    [
+        null, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml",
+        "application/octet-stream", "text/json", "application/jsonx", "application/json; charset=iso-8859-1", "application/json; charset=utf-16",
+    ];
+
+    [Test]
+    public async Task EveryJsonEndpointRefusesABodyNotDeclaredJsonWith415AndStoresNothing()
+    {
+        var before = Stored();
+        using var client = _alice.Client();
+        var cases = 0;
+        foreach (var (path, method, valid, _, _, _) in Bodies())
+        {
+            foreach (var type in NotJsonTypes)
+            {
+                var content = new ByteArrayContent(Encoding.UTF8.GetBytes(valid().ToJsonString()));
+                if (type is not null) content.Headers.ContentType = MediaTypeHeaderValue.Parse(type);
+                await HostileInput.AssertProblemAsync(await SendAsync(client, method, path, content), 415, "unsupported_media_type",
+                    $"{method} {path} as {type ?? "no Content-Type"}");
+                cases++;
+            }
+        }
+        TestContext.Progress.WriteLine($"[http-fuzz] bodies not declared JSON: {cases} requests, all 415 unsupported_media_type");
+        await AssertNothingChangedAsync(before);
+    }
+
+    [TestCase("application/json", TestName = "EveryJsonEndpointAcceptsApplicationJson")]
+    [TestCase("application/json; charset=utf-8", TestName = "EveryJsonEndpointAcceptsApplicationJsonWithUtf8Charset")]
+    [TestCase("Application/JSON; Charset=\"UTF-8\"", TestName = "EveryJsonEndpointAcceptsApplicationJsonIgnoringCaseAndQuotes")]
+    [TestCase("application/merge-patch+json", TestName = "EveryJsonEndpointAcceptsAStructuredSyntaxJsonType")]
+    public async Task EveryJsonEndpointAcceptsABodyDeclaredJson(string type)
+    {
+        using var client = _alice.Client();
+        foreach (var (path, method, valid, _, _, _) in Bodies())
+        {
+            var content = new ByteArrayContent(Encoding.UTF8.GetBytes(valid().ToJsonString())) { Headers = { ContentType = MediaTypeHeaderValue.Parse(type) } };
+            var response = await SendAsync(client, method, path, content);
+            Assert.That(response.IsSuccessStatusCode, Is.True, $"{method} {path} as {type}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    [Test]
+    public async Task ReadWithAnEmptyBodyNeedsNoContentTypeButABodyDoes()
+    {
+        var path = $"/api/conversations/{_conversationId}/read";
+        string[] auth = [$"Authorization: Bearer {_bob.Token}"];
+        using (var client = _bob.Client())
+            Assert.That((int)(await client.PostAsync(path, null)).StatusCode, Is.EqualTo(200), "no content at all");
+        foreach (var (framing, body) in new[] { ("Content-Length: 0", ""), ("Transfer-Encoding: chunked", "0\r\n\r\n") })
+        {
+            var answer = await RawHttpAnswer.SendAsync(_app.BaseAddress, "POST", path, Encoding.ASCII.GetBytes(body), [.. auth, framing]);
+            Assert.That(answer.Status, Is.EqualTo(200), $"empty body, {framing}, no Content-Type: {answer.Body}");
+        }
+        HostileInput.AssertProblem(await RawHttpAnswer.SendAsync(_app.BaseAddress, "POST", path, Encoding.ASCII.GetBytes("2\r\n{}\r\n0\r\n\r\n"), [.. auth, "Transfer-Encoding: chunked"]),
+            415, "unsupported_media_type", "chunked {} without Content-Type");
     }
 
     [Test]

@@ -92,6 +92,10 @@ public sealed class ProfileTests : ApiTestBase
     [TestCase("""{"full_name": 5}""", TestName = "PatchMeWithNumericFullNameIs400BadRequest")]
     [TestCase("""{"email": true}""", TestName = "PatchMeWithBooleanEmailIs400BadRequest")]
     [TestCase("""{"full_name": """, TestName = "PatchMeWithMalformedJsonIs400BadRequest")]
+    [TestCase("""{"email": "alice2@example.com\n"}""", TestName = "PatchMeWithEmailEndingInNewlineIs400BadRequest")]
+    [TestCase("""{"email": "alice2@example.com\r\n"}""", TestName = "PatchMeWithEmailEndingInCrLfIs400BadRequest")]
+    [TestCase("""{"email": "al\ud83dice2@example.com"}""", TestName = "PatchMeWithEmailContainingALoneSurrogateIs400BadRequest")]
+    [TestCase("""{"full_name": "Alice \ud83d"}""", TestName = "PatchMeWithFullNameContainingALoneSurrogateIs400BadRequest")]
     public async Task PatchMeWithInvalidBodyIs400BadRequestAndChangesNothing(string json)
     {
         var alice = await App.RegisterAsync("alice", "Alice Liddell", "alice@example.com");
@@ -104,14 +108,29 @@ public sealed class ProfileTests : ApiTestBase
         Assert.That(me.Str("email"), Is.EqualTo("alice@example.com"));
     }
 
-    [Test]
-    public async Task PatchMeWithFullNameOf101CharactersIs400BadRequest()
+    [TestCase("N", TestName = "PatchMeWithFullNameOf101CharactersIs400BadRequest")]
+    [TestCase(TextSamples.Emoji, TestName = "PatchMeWithFullNameOf101EmojiIs400BadRequest")]
+    public async Task PatchMeWithFullNameOf101CharactersIs400BadRequest(string unit)
     {
         var alice = await App.RegisterAsync("alice", "Alice Liddell");
         using var client = alice.Client();
 
-        await (await client.PatchJsonAsync("/api/users/me", new JsonObject { ["full_name"] = new string('N', 101) })).AssertProblemAsync(400, "bad_request");
+        await (await client.PatchJsonAsync("/api/users/me", new JsonObject { ["full_name"] = TextSamples.Repeat(unit, 101) })).AssertProblemAsync(400, "bad_request");
 
         Assert.That((await alice.GetAsync("/api/users/me")).Str("full_name"), Is.EqualTo("Alice Liddell"));
+    }
+
+    [Test]
+    public async Task PatchMeAcceptsFullNameOf100EmojiAndEmailOf254CharactersOfWhich242Emoji()
+    {
+        var alice = await App.RegisterAsync("alice");
+        using var client = alice.Client();
+        var fullName = TextSamples.Repeat(TextSamples.Emoji, 100);
+        var email = TextSamples.Email(TextSamples.Emoji, 254);
+
+        var patched = await (await client.PatchJsonAsync("/api/users/me", new JsonObject { ["full_name"] = fullName, ["email"] = email })).JsonAsync(200);
+
+        Assert.That((patched.Str("full_name"), patched.Str("email")), Is.EqualTo((fullName, email)));
+        await (await client.PatchJsonAsync("/api/users/me", new JsonObject { ["email"] = TextSamples.Email(TextSamples.Emoji, 255) })).AssertProblemAsync(400, "bad_request");
     }
 }

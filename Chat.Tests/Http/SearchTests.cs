@@ -91,6 +91,54 @@ public sealed class SearchTests : ApiTestBase
         Assert.That(Names(await SearchAsync("purna@EXAMPLE.COM")), Is.EqualTo(new[] { "PurnaAcharya" }));
     }
 
+    // "Ignoring case" is Unicode case folding and is blind to normalization: the index and the query are both folded
+    // with NFKC_Casefold (full folding: ß is ss), and names are stored and returned as typed.
+    [TestCase("Σωκρατης Παππας", "ΣΩΚΡΑΤΗΣ", TestName = "SearchInGreekCapitalsFindsAFullNameWithFinalSigma")]
+    [TestCase("ΣΩΚΡΑΤΗΣ ΠΑΠΠΑΣ", "σωκρατης", TestName = "SearchWithFinalSigmaFindsAFullNameInGreekCapitals")]
+    [TestCase("Νίκος Παππάς", "ΠΑΠΠΆΣ", TestName = "SearchInGreekCapitalsFindsALaterWordWithFinalSigma")]
+    [TestCase("Zo\u00EB Martin", "zoe\u0308", TestName = "SearchDecomposedFindsPrecomposed")]
+    [TestCase("Zoe\u0308 Martin", "ZO\u00CB", TestName = "SearchPrecomposedFindsDecomposed")]
+    [TestCase("Johann Strau\u00DF", "strauss", TestName = "SearchWithSsFindsSharpS")]
+    [TestCase("Johann Strauss", "STRAU\u00DF", TestName = "SearchWithSharpSFindsSs")]
+    [TestCase("Johann Strau\u00DF", "STRAU\u1E9E", TestName = "SearchWithCapitalSharpSFindsSharpS")]
+    [TestCase("\uFF21\uFF4E\uFF4E\uFF41 Kowalska", "anna", TestName = "SearchFindsFullWidthLettersByTheirCompatibilityForm")]
+    [TestCase("Anna\u00A0Maria Kowalska", "anna maria", TestName = "SearchFindsAPhraseJoinedByANoBreakSpace")]
+    [TestCase("Anna\u3000Maria\tKowalska", "kowal", TestName = "SearchSplitsFullNamesAtAnyUnicodeWhiteSpace")]
+    [TestCase("Anna Maria Kowalska", "anna\u3000mar", TestName = "SearchTreatsAnyWhiteSpaceInTheQueryAsOneSpace")]
+    public async Task SearchFoldsCaseAndNormalizationAsUnicodeDoes(string fullName, string query)
+    {
+        await App.RegisterAsync("target", fullName);
+        await App.RegisterAsync("other", "Nobody Else");
+
+        var results = await SearchAsync(query);
+
+        Assert.That(Names(results), Is.EqualTo(new[] { "target" }));
+        Assert.That(results[0].Str("full_name"), Is.EqualTo(fullName), "stored and returned as typed");
+    }
+
+    [TestCase("zo\u00EB@example.com", "ZOE\u0308@EXAMPLE.COM", TestName = "SearchByEmailIgnoresNormalizationAndCase")]
+    [TestCase("strau\u00DF@example.com", "STRAUSS@example.com", TestName = "SearchByEmailFoldsSharpS")]
+    public async Task SearchByEmailFoldsAsTheIndexDoes(string email, string query)
+    {
+        await App.RegisterAsync("target", email: email);
+        await App.RegisterAsync("other", email: "other@example.com");
+
+        Assert.That(Names(await SearchAsync(query)), Is.EqualTo(new[] { "target" }));
+    }
+
+    [Test]
+    public async Task SearchFindsANameAndEmailSetByProfileUpdateByTheirFoldedForms()
+    {
+        var target = await App.RegisterAsync("target", "Old Name", "old@example.com");
+        using (var client = target.Client())
+            await (await client.PatchJsonAsync("/api/users/me", new JsonObject { ["full_name"] = "Σωκρατης Strau\u00DF", ["email"] = "zo\u00EB@example.com" })).JsonAsync(200);
+
+        Assert.That(Names(await SearchAsync("ΣΩΚΡΑΤΗΣ")), Is.EqualTo(new[] { "target" }));
+        Assert.That(Names(await SearchAsync("strauss")), Is.EqualTo(new[] { "target" }));
+        Assert.That(Names(await SearchAsync("zoe\u0308@example.com")), Is.EqualTo(new[] { "target" }));
+        Assert.That(await SearchAsync("old"), Is.Empty);
+    }
+
     [Test]
     public async Task SearchLeavesOutTheSearcher()
     {

@@ -146,11 +146,12 @@ public sealed class SendMessageTests : ApiTestBase
         await (await PostAsync(Message("Bob", text))).AssertProblemAsync(400, "message_too_long");
     }
 
-    [Test]
-    public async Task SendWithClientMsgIdOf65CharactersIs400BadRequest()
+    [TestCase("c", TestName = "SendWithClientMsgIdOf65CharactersIs400BadRequest")]
+    [TestCase(TextSamples.Emoji, TestName = "SendWithClientMsgIdOf65EmojiIs400BadRequest")]
+    public async Task SendWithClientMsgIdOf65CharactersIs400BadRequest(string unit)
     {
         var body = Message("Bob", "hi");
-        body["client_msg_id"] = new string('c', 65);
+        body["client_msg_id"] = TextSamples.Repeat(unit, 65);
 
         await (await PostAsync(body)).AssertProblemAsync(400, "bad_request");
         await AssertNothingStoredAsync();
@@ -166,10 +167,11 @@ public sealed class SendMessageTests : ApiTestBase
         await AssertNothingStoredAsync();
     }
 
-    [Test]
-    public async Task SendWithClientMsgIdOf64CharactersIsAccepted()
+    [TestCase("c", TestName = "SendWithClientMsgIdOf64CharactersIsAccepted")]
+    [TestCase(TextSamples.Emoji, TestName = "SendWithClientMsgIdOf64EmojiIsAccepted")]
+    public async Task SendWithClientMsgIdOf64CharactersIsAccepted(string unit)
     {
-        var sent = await _alice.SendAsync("Bob", "hi", new string('c', 64));
+        var sent = await _alice.SendAsync("Bob", "hi", TextSamples.Repeat(unit, 64));
         Assert.That(sent.Str("message"), Is.EqualTo("hi"));
     }
 

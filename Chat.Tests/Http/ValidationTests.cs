@@ -32,41 +32,73 @@ public sealed class ValidationTests : ApiTestBase
         Assert.That(body["user"]!.AsObject().Str("username"), Is.EqualTo(username));
     }
 
-    [TestCase(7, TestName = "RegisterWithPasswordOf7CharactersIs400BadRequest")]
-    [TestCase(129, TestName = "RegisterWithPasswordOf129CharactersIs400BadRequest")]
-    public async Task RegisterWithPasswordOutsideLimitsIs400BadRequest(int length)
+    [TestCase("p", 7, TestName = "RegisterWithPasswordOf7CharactersIs400BadRequest")]
+    [TestCase("p", 129, TestName = "RegisterWithPasswordOf129CharactersIs400BadRequest")]
+    [TestCase(TextSamples.Emoji, 7, TestName = "RegisterWithPasswordOf7EmojiIs400BadRequest")]
+    [TestCase(TextSamples.Emoji, 129, TestName = "RegisterWithPasswordOf129EmojiIs400BadRequest")]
+    public async Task RegisterWithPasswordOutsideLimitsIs400BadRequest(string unit, int length)
     {
         using var client = App.CreateClient();
-        await (await client.RegisterAsync(Register(password: new string('p', length)))).AssertProblemAsync(400, "bad_request");
+        await (await client.RegisterAsync(Register(password: TextSamples.Repeat(unit, length)))).AssertProblemAsync(400, "bad_request");
     }
 
-    [TestCase(8)]
-    [TestCase(128)]
-    public async Task RegisterAcceptsPasswordsOf8To128CharactersAndTheyLogIn(int length)
+    [TestCase("p", 8, TestName = "RegisterAcceptsPasswordOf8CharactersAndItLogsIn")]
+    [TestCase("p", 128, TestName = "RegisterAcceptsPasswordOf128CharactersAndItLogsIn")]
+    [TestCase(TextSamples.Emoji, 8, TestName = "RegisterAcceptsPasswordOf8EmojiAndItLogsIn")]
+    [TestCase(TextSamples.Emoji, 128, TestName = "RegisterAcceptsPasswordOf128EmojiAndItLogsIn")]
+    public async Task RegisterAcceptsPasswordsOf8To128CharactersAndTheyLogIn(string unit, int length)
     {
         using var client = App.CreateClient();
-        var password = new string('p', length);
+        var password = TextSamples.Repeat(unit, length);
         await (await client.RegisterAsync(Register(password: password))).JsonAsync(201);
         await (await client.LoginAsync("alice", password)).JsonAsync(200);
     }
 
-    [Test]
-    public async Task RegisterWithFullNameOf101CharactersIs400BadRequest()
+    [TestCase("full_name", "n", 101, TestName = "RegisterWithFullNameOf101CharactersIs400BadRequest")]
+    [TestCase("full_name", TextSamples.Emoji, 101, TestName = "RegisterWithFullNameOf101EmojiIs400BadRequest")]
+    [TestCase("email", TextSamples.Emoji, 255, TestName = "RegisterWithEmailOf255CharactersOfWhich243EmojiIs400BadRequest")]
+    public async Task RegisterWithFieldOverItsLongestIs400BadRequest(string field, string unit, int length)
     {
         using var client = App.CreateClient();
         var body = Register();
-        body["full_name"] = new string('n', 101);
+        body[field] = OfLength(field, unit, length);
         await (await client.RegisterAsync(body)).AssertProblemAsync(400, "bad_request");
     }
 
-    [Test]
-    public async Task RegisterAcceptsFullNameOf100Characters()
+    [TestCase("full_name", "n", 100, TestName = "RegisterAcceptsFullNameOf100Characters")]
+    [TestCase("full_name", TextSamples.Emoji, 100, TestName = "RegisterAcceptsFullNameOf100Emoji")]
+    [TestCase("email", "a", 254, TestName = "RegisterAcceptsEmailOf254Characters")]
+    [TestCase("email", TextSamples.Emoji, 254, TestName = "RegisterAcceptsEmailOf254CharactersOfWhich242Emoji")]
+    public async Task RegisterAcceptsFieldsAtTheirLongest(string field, string unit, int length)
     {
         using var client = App.CreateClient();
         var body = Register();
-        body["full_name"] = new string('n', 100);
+        body[field] = OfLength(field, unit, length);
         var user = (await (await client.RegisterAsync(body)).JsonAsync(201))["user"]!.AsObject();
-        Assert.That(user.Str("full_name"), Is.EqualTo(new string('n', 100)));
+        Assert.That(user.Str(field), Is.EqualTo(OfLength(field, unit, length)));
+    }
+
+    /// <summary>A value of <paramref name="length"/> code points for <paramref name="field"/>, made of <paramref name="unit"/>.</summary>
+    private static string OfLength(string field, string unit, int length) =>
+        field == "email" ? TextSamples.Email(unit, length) : TextSamples.Repeat(unit, length);
+
+    // A pattern matches the whole value (.NET's "$" also matches before a final "\n", so "alice\n" once registered as
+    // a second account beside "alice"), and text that is not well-formed UTF-16 is refused whatever its length.
+    [TestCase("username", "alice\n", TestName = "RegisterWithUsernameEndingInNewlineIs400BadRequest")]
+    [TestCase("username", "alice\r\n", TestName = "RegisterWithUsernameEndingInCrLfIs400BadRequest")]
+    [TestCase("username", "\nalice", TestName = "RegisterWithUsernameStartingWithNewlineIs400BadRequest")]
+    [TestCase("email", "alice@example.com\n", TestName = "RegisterWithEmailEndingInNewlineIs400BadRequest")]
+    [TestCase("email", "alice@example.com\r\n", TestName = "RegisterWithEmailEndingInCrLfIs400BadRequest")]
+    [TestCase("email", "alice@exam\u0000ple.com", TestName = "RegisterWithEmailContainingAControlCharacterIs400BadRequest")]
+    [TestCase("email", "al" + TextSamples.LoneSurrogate + "ice@example.com", TestName = "RegisterWithEmailContainingALoneSurrogateIs400BadRequest")]
+    [TestCase("password", "password" + TextSamples.LoneSurrogate, TestName = "RegisterWithPasswordContainingALoneSurrogateIs400BadRequest")]
+    [TestCase("full_name", "Alice " + TextSamples.LoneSurrogate, TestName = "RegisterWithFullNameContainingALoneSurrogateIs400BadRequest")]
+    public async Task RegisterWithFieldThatDoesNotMatchItsRuleAsAWholeIs400BadRequest(string field, string value)
+    {
+        using var client = App.CreateClient();
+        var body = Register();
+        body[field] = value;
+        await (await client.RegisterRawAsync(TextSamples.ToRawJson(body))).AssertProblemAsync(400, "bad_request");
     }
 
     [TestCase("not-an-email")]

@@ -135,10 +135,11 @@ public sealed class ErrorFrameTests
         await AssertNothingStoredAsync();
     }
 
-    [Test]
-    public async Task ClientMsgIdOf65CharactersIsAnsweredBadFrame()
+    [TestCase("k", TestName = "ClientMsgIdOf65CharactersIsAnsweredBadFrame")]
+    [TestCase(TextSamples.Emoji, TestName = "ClientMsgIdOf65EmojiIsAnsweredBadFrame")]
+    public async Task ClientMsgIdOf65CharactersIsAnsweredBadFrame(string unit)
     {
-        var id = new string('k', 65);
+        var id = TextSamples.Repeat(unit, 65);
         await _socket.SendAsync(SendMessageFrame("bob", "hi", id));
         await _socket.ExpectErrorAsync("bad_frame", id);
         await _socket.AssertStillOpenAsync();
@@ -154,10 +155,11 @@ public sealed class ErrorFrameTests
         await AssertNothingStoredAsync();
     }
 
-    [Test]
-    public async Task ClientMsgIdOf64CharactersIsAccepted()
+    [TestCase("k", TestName = "ClientMsgIdOf64CharactersIsAccepted")]
+    [TestCase(TextSamples.Emoji, TestName = "ClientMsgIdOf64EmojiIsAccepted")]
+    public async Task ClientMsgIdOf64CharactersIsAccepted(string unit)
     {
-        var id = new string('k', 64);
+        var id = TextSamples.Repeat(unit, 64);
         await _socket.SendAsync(SendMessageFrame("bob", "hi", id));
         var ack = await _socket.WaitForAsync("ack");
         Assert.That(ack.Str("client_msg_id"), Is.EqualTo(id));
