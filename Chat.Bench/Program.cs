@@ -11,6 +11,7 @@ try
         "ladder" => await Scenarios.LadderAsync(args0),
         "max" => await Scenarios.MaxAsync(args0),
         "sockets" => await Scenarios.SocketsAsync(args0),
+        "stalled" => await Stalled.RunAsync(args0),
         "queries" => await Queries.RunAsync(args0),
         "report" => Report.Write(args0),
         _ => Usage(),
@@ -36,6 +37,7 @@ static int Usage()
           ladder    --rates 1000,2000,5000,10000,15000,20000,30000,40000,50000,60000 --duration 5 --p99-bound 20 [--all-steps: go on past the bound]
           max       --users 100 --window 16 --duration 10
           sockets   --sockets 10000 --sockets-per-user 10 [--connect-concurrency 32 --settle 3 --hold SECONDS]
+          stalled   --stalled 20 --senders 20 --chars 4000 --rate-per-sender 20 --duration 50: users who stop reading, flooded with emoji; prints the server's peak RSS
           queries   [--small] [--sizes 10000,1000000] [--iterations 1000]
           report    writes docs/benchmarks.md and docs/bench-latency.svg from bench-results/*.json [--note TEXT]
 
