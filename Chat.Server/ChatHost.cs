@@ -16,11 +16,15 @@ public static partial class ChatHost
 {
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        // Serve the web client from next to the binary, whatever the working directory (tests, services).
+        // The content root (appsettings.json) and the web client are the application's own folder, whatever the
+        // working directory: a service unit starts `dotnet Chat.Server.dll` from elsewhere, and without its
+        // appsettings.json the server would run with the framework's logging defaults. (The database path in
+        // ConnectionStrings:Chat stays relative to the working directory.)
         var webRoot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
             WebRootPath = Directory.Exists(webRoot) ? webRoot : null,
         });
         builder.Services.AddChat(builder.Configuration);
@@ -38,6 +42,7 @@ public static partial class ChatHost
         services.AddOptions<ChatOptions>().Bind(configuration.GetSection(ChatOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
+        services.AddSecretFreeLogging();
 
         // Kestrel limits are set on purpose, not left to defaults: bodies are small JSON or one avatar.
         services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
@@ -108,6 +113,7 @@ public static partial class ChatHost
         // Kestrel's own shutdown waits for them.
         lifetime.ApplicationStopping.Register(() => registry.ShutdownAsync(options.CloseTimeout).Wait(options.CloseTimeout * 2));
 
+        app.UseRequestLog();
         app.UseChatErrors();
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions
