@@ -43,6 +43,7 @@ public static partial class ChatHost
         services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
         services.AddSecretFreeLogging();
+        services.AddTrustedProxies(configuration);
 
         // Kestrel limits are set on purpose, not left to defaults: bodies are small JSON or one avatar.
         services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
@@ -113,6 +114,7 @@ public static partial class ChatHost
         // Kestrel's own shutdown waits for them.
         lifetime.ApplicationStopping.Register(() => registry.ShutdownAsync(options.CloseTimeout).Wait(options.CloseTimeout * 2));
 
+        app.UseTrustedProxies(options);
         app.UseRequestLog();
         app.UseChatErrors();
         app.UseDefaultFiles();

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Chat.Server.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace Chat.Server;
@@ -71,22 +72,48 @@ public sealed class ChatOptions
 
     [ValidateObjectMembers]
     public LoginThrottleOptions LoginThrottle { get; set; } = new();
+
+    /// <summary>Reverse proxies whose <c>X-Forwarded-For</c> names the client (<c>Chat:ForwardedHeaders</c>); none by default.</summary>
+    [ValidateObjectMembers]
+    public TrustedProxyOptions ForwardedHeaders { get; set; } = new();
 }
 
-/// <summary>Failed logins allowed per window before further attempts get 429, per username and per client address.</summary>
+/// <summary>
+/// Login throttling (protocol.md, "Register and log in"). Failed logins are counted over a sliding
+/// <see cref="Window"/> per (username, client address) pair, per username and per client address (an IPv6 address
+/// counts by its /64). A pair over its budget is blocked; a username or an address over its budget is only slowed,
+/// so no client can lock anyone else out of an account.
+/// </summary>
 public sealed class LoginThrottleOptions
 {
-    /// <summary>Failed logins per username per window. The default is 10.</summary>
-    [Range(1, 1_000_000)]
-    public int FailuresPerUsername { get; set; } = 10;
+    /// <summary>
+    /// Failed logins of one username from one client address per window; past it, that pair gets 429
+    /// <c>rate_limited</c> (password not checked) until its failures age out of the window. The default is 5.
+    /// </summary>
+    [Range(1, int.MaxValue)]
+    public int FailuresPerUsernameAndAddress { get; set; } = 5;
 
-    /// <summary>Failed logins per client address per window. The default is 50.</summary>
-    [Range(1, 1_000_000)]
+    /// <summary>
+    /// Failed logins of one username from all addresses per window; past it, every login for that username waits
+    /// <see cref="SlowdownDelay"/> before its password is checked (never refused for it). The default is 20.
+    /// </summary>
+    [Range(1, int.MaxValue)]
+    public int FailuresPerUsername { get; set; } = 20;
+
+    /// <summary>
+    /// Failed logins from one client address for all usernames per window; past it, every login from that address
+    /// waits <see cref="SlowdownDelay"/> before its password is checked (never refused for it). The default is 50.
+    /// </summary>
+    [Range(1, int.MaxValue)]
     public int FailuresPerAddress { get; set; } = 50;
 
-    /// <summary>The counting window. The default is 5 minutes.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    /// <summary>The sliding counting window; a blocked pair's <c>Retry-After</c> (whole seconds). The default is 5 minutes.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "24855.00:00:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a slowed login waits before its password is checked. The default is 1 second.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "49.17:02:47.294")]
+    public TimeSpan SlowdownDelay { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>Per-user send rate, counted over WebSocket and HTTP together.</summary>
