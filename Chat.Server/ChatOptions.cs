@@ -10,43 +10,43 @@ public sealed class ChatOptions
     public const string Section = "Chat";
 
     /// <summary>Longest message in Unicode code points. The default is 4000.</summary>
-    [Range(1, 1_000_000)]
+    [Range(1, int.MaxValue)]
     public int MaxMessageLength { get; set; } = 4000;
 
     /// <summary>Largest inbound WebSocket text message in bytes; larger closes the socket with 1009. The default is 65536.</summary>
-    [Range(1024, 16 * 1024 * 1024)]
+    [Range(1, 2_147_483_590)] // the receive buffer holds MaxFrameBytes + 1 bytes: at most Array.MaxLength
     public int MaxFrameBytes { get; set; } = 65536;
 
     /// <summary>Largest avatar upload in bytes; larger is 413. The default is 1 MiB.</summary>
-    [Range(1024, 64 * 1024 * 1024)]
+    [Range(1, 1_000_000_000)] // SQLite's largest value (SQLITE_MAX_LENGTH)
     public int MaxAvatarBytes { get; set; } = 1024 * 1024;
 
     /// <summary>How long a token stays valid after login. The default is 30 days.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]
+    [Range(typeof(TimeSpan), "00:00:01", "1000000.00:00:00")] // expiry is stored in whole seconds; the end stays before year 9999
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>Frames queued for one socket before it counts as too slow and is closed with 1008. The default is 1024.</summary>
-    [Range(8, 1_000_000)]
+    [Range(2, int.MaxValue)] // sync replies wait while the queue is at half of it: half of 1 would be 0, forever
     public int SendQueueLimit { get; set; } = 1024;
 
     /// <summary>Sends a socket may have waiting for the database at once before the server stops reading from it. The default is 256.</summary>
-    [Range(1, 100_000)]
+    [Range(1, int.MaxValue)]
     public int MaxInFlightSendsPerSocket { get; set; } = 256;
 
     /// <summary>Most sends committed in one transaction (group commit). The default is 512.</summary>
-    [Range(1, 100_000)]
+    [Range(1, int.MaxValue)]
     public int MaxCommitBatch { get; set; } = 512;
 
     /// <summary>How often the server pings an idle socket. The default is 30 seconds.</summary>
-    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    [Range(typeof(TimeSpan), "00:00:00", "49.17:02:47.294")] // a timer's longest period (2^32 - 2 ms)
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long a socket may go without answering a ping before it is aborted. The default is 60 seconds.</summary>
-    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    [Range(typeof(TimeSpan), "00:00:00", "49.17:02:47.294")] // a timer's longest period (2^32 - 2 ms)
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How long a closing socket waits for the peer's close frame before it is aborted. The default is 5 seconds.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    [Range(typeof(TimeSpan), "00:00:00.010", "12.10:15:41.823")] // shutdown waits twice this: at most int.MaxValue ms
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
@@ -56,15 +56,15 @@ public sealed class ChatOptions
     public bool WebSocketFastPath { get; set; } = true;
 
     /// <summary>SQLite <c>synchronous</c> setting: FULL (default; survives power loss) or NORMAL (survives process crash).</summary>
-    [RegularExpression("^(?i)(FULL|NORMAL|EXTRA)$")]
+    [RegularExpression("^(?i)(FULL|NORMAL|EXTRA)$", ErrorMessage = "FULL, NORMAL or EXTRA")]
     public string Synchronous { get; set; } = "FULL";
 
-    /// <summary>How long a write waits for a database lock held by another process before it fails with <c>internal</c>. The default is 5 seconds.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
+    /// <summary>How long a write waits for a database lock held by another process before it fails with <c>internal</c>, rounded up to whole seconds (at least 1). The default is 5 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "24855.00:00:00")] // applied in whole seconds (at least 1) as an int
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Most sockets one user may have open; one more is closed at once with 1013 (try again later). The default is 10.</summary>
-    [Range(1, 10_000)]
+    [Range(1, int.MaxValue)]
     public int MaxSocketsPerUser { get; set; } = 10;
 
     [ValidateObjectMembers]
@@ -120,11 +120,11 @@ public sealed class LoginThrottleOptions
 public sealed class RateLimitOptions
 {
     /// <summary>Sustained sends per second per user; 0 turns the limit off. The default is 20.</summary>
-    [Range(0, 1_000_000)]
+    [Range(0, int.MaxValue)]
     public int MessagesPerSecond { get; set; } = 20;
 
     /// <summary>Sends allowed at once above the sustained rate. The default is 40.</summary>
-    [Range(1, 1_000_000)]
+    [Range(1, int.MaxValue)]
     public int Burst { get; set; } = 40;
 }
 

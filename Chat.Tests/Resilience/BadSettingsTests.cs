@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Chat.Tests.Http;
+using Chat.Tests.Infrastructure;
 
 namespace Chat.Tests.Resilience;
 
@@ -70,6 +72,75 @@ public sealed class BadSettingsTests
         tooLarge.Headers.ContentType = new("image/png");
         var response = await client.PutAsync("/api/users/me/avatar", tooLarge);
         Assert.That((int)response.StatusCode, Is.EqualTo(413), "the lowered limit is in force");
+    }
+
+    /// <summary>Every range's lowest accepted value, where it can be used without breaking the scenario itself.</summary>
+    private static readonly Dictionary<string, string?> Lowest = new()
+    {
+        ["Chat:MaxMessageLength"] = "1",
+        ["Chat:MaxFrameBytes"] = "1",
+        ["Chat:MaxAvatarBytes"] = "1",
+        ["Chat:SendQueueLimit"] = "2",
+        ["Chat:MaxInFlightSendsPerSocket"] = "1",
+        ["Chat:MaxCommitBatch"] = "1",
+        ["Chat:KeepAliveInterval"] = "00:00:00",
+        ["Chat:KeepAliveTimeout"] = "00:00:00",
+        ["Chat:CloseTimeout"] = "00:00:00.010",
+        ["Chat:BusyTimeout"] = "00:00:00",
+        ["Chat:MaxSocketsPerUser"] = "1",
+        ["Chat:RateLimit:MessagesPerSecond"] = "1",
+        ["Chat:RateLimit:Burst"] = "1",
+        ["Chat:LoginThrottle:FailuresPerUsernameAndAddress"] = "1",
+        ["Chat:LoginThrottle:FailuresPerUsername"] = "1",
+        ["Chat:LoginThrottle:FailuresPerAddress"] = "1",
+        ["Chat:LoginThrottle:Window"] = "00:00:00.001",
+        ["Chat:LoginThrottle:SlowdownDelay"] = "00:00:00",
+    };
+
+    /// <summary>Every range's highest accepted value.</summary>
+    private static readonly Dictionary<string, string?> Highest = new()
+    {
+        ["Chat:MaxMessageLength"] = "2147483647",
+        ["Chat:MaxFrameBytes"] = "2147483590",
+        ["Chat:MaxAvatarBytes"] = "1000000000",
+        ["Chat:TokenLifetime"] = "1000000.00:00:00",
+        ["Chat:SendQueueLimit"] = "2147483647",
+        ["Chat:MaxInFlightSendsPerSocket"] = "2147483647",
+        ["Chat:MaxCommitBatch"] = "2147483647",
+        ["Chat:KeepAliveInterval"] = "49.17:02:47.294",
+        ["Chat:KeepAliveTimeout"] = "49.17:02:47.294",
+        ["Chat:CloseTimeout"] = "12.10:15:41.823",
+        ["Chat:BusyTimeout"] = "24855.00:00:00",
+        ["Chat:MaxSocketsPerUser"] = "2147483647",
+        ["Chat:RateLimit:MessagesPerSecond"] = "2147483647",
+        ["Chat:RateLimit:Burst"] = "2147483647",
+        ["Chat:LoginThrottle:FailuresPerUsernameAndAddress"] = "2147483647",
+        ["Chat:LoginThrottle:FailuresPerUsername"] = "2147483647",
+        ["Chat:LoginThrottle:FailuresPerAddress"] = "2147483647",
+        ["Chat:LoginThrottle:Window"] = "24855.00:00:00",
+        ["Chat:LoginThrottle:SlowdownDelay"] = "49.17:02:47.294",
+    };
+
+    [Test]
+    public async Task EveryLimitAtItsLowestAcceptedValueStillDeliversAMessage() => await DeliverOneMessageAsync(Lowest, "a");
+
+    [Test]
+    public async Task EveryLimitAtItsHighestAcceptedValueStillDeliversAMessage() => await DeliverOneMessageAsync(Highest, "hello at the top of every range");
+
+    /// <summary>Starts, logs in, opens the receiver's socket, sends one message over HTTP and sees it arrive live.</summary>
+    private static async Task DeliverOneMessageAsync(Dictionary<string, string?> settings, string message)
+    {
+        await using var app = await ChatApp.StartAsync(Transport.Kestrel, settings);
+        var alice = await app.RegisterAsync("range_alice");
+        var bob = await app.RegisterAsync("range_bob");
+        using (var login = app.CreateClient())
+            await (await login.LoginAsync("range_bob", bob.Password)).JsonAsync(200);
+        await using var socket = await bob.ConnectAsync();
+        await socket.ExpectAsync("connected");
+        var sent = await alice.SendAsync("range_bob", message);
+        var chat = await socket.WaitForAsync("chat_message");
+        Assert.That(chat["message_id"]!.GetValue<long>(), Is.EqualTo(sent["message_id"]!.GetValue<long>()));
+        Assert.That(chat["message"]!.GetValue<string>(), Is.EqualTo(message));
     }
 
     private async Task<(int ExitCode, string Stderr, string Output)> RunToExitAsync(params string[] args)
