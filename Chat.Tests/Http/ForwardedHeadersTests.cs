@@ -53,6 +53,7 @@ public sealed class ForwardedHeadersTests
     {
         var app = await StartAsync(("Chat:ForwardedHeaders:KnownNetworks:0", "127.0.0.0/8"));
         await (await GuessThenLoginAsync(app, guesser: "198.51.100.1", user: "198.51.100.2")).JsonAsync(200);
+        await LoginThrottleTests.AssertBlockedAsync(await LoginThrottleTests.LoginAsync(app, "victim", "password123", from: "198.51.100.1"), "the guesser");
     }
 
     [Test]
@@ -60,6 +61,7 @@ public sealed class ForwardedHeadersTests
     {
         var app = await StartAsync(("Chat:ForwardedHeaders:KnownProxies", "192.0.2.10, 127.0.0.1"));
         await (await GuessThenLoginAsync(app, guesser: "198.51.100.1", user: "198.51.100.2")).JsonAsync(200);
+        await LoginThrottleTests.AssertBlockedAsync(await LoginThrottleTests.LoginAsync(app, "victim", "password123", from: "198.51.100.1"), "the guesser");
     }
 
     [Test]
