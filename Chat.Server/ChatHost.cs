@@ -14,13 +14,41 @@ namespace Chat.Server;
 /// <summary>Builds the server. <c>Program</c> and the tests both start it through here.</summary>
 public static partial class ChatHost
 {
+    /// <summary>
+    /// Runs the server until it is stopped and returns the process exit code. A setting that cannot work (see
+    /// <see cref="StartupFailure"/>) ends the start with one line on stderr and exit code 1, no stack trace.
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        WebApplication? app = null;
+        try
+        {
+            app = Build(args);
+            await app.StartAsync();
+        }
+        catch (Exception e) when (StartupFailure.Describe(e, app?.Configuration) is { } line)
+        {
+            await Console.Error.WriteLineAsync(line);
+            // Disposing releases the console lifetime, which would otherwise hold the exit for the shutdown timeout.
+            if (app is not null) await app.DisposeAsync();
+            return 1;
+        }
+        await app.WaitForShutdownAsync();
+        await app.DisposeAsync();
+        return 0;
+    }
+
     public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        // Serve the web client from next to the binary, whatever the working directory (tests, services).
+        // The content root (appsettings.json) and the web client are the application's own folder, whatever the
+        // working directory: a service unit starts `dotnet Chat.Server.dll` from elsewhere, and without its
+        // appsettings.json the server would run with the framework's logging defaults. (The database path in
+        // ConnectionStrings:Chat stays relative to the working directory.)
         var webRoot = Path.Combine(AppContext.BaseDirectory, "wwwroot");
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
             WebRootPath = Directory.Exists(webRoot) ? webRoot : null,
         });
         builder.Services.AddChat(builder.Configuration);
@@ -38,6 +66,9 @@ public static partial class ChatHost
         services.AddOptions<ChatOptions>().Bind(configuration.GetSection(ChatOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
+        StartupFailure.Register(services);
+        services.AddSecretFreeLogging();
+        services.AddTrustedProxies(configuration);
 
         // Kestrel limits are set on purpose, not left to defaults: bodies are small JSON or one avatar. The
         // Kestrel:Limits section is bound over them, so an operator's setting always wins.
@@ -102,17 +133,21 @@ public static partial class ChatHost
 
     public static WebApplication UseChat(this WebApplication app)
     {
+        // Settings first: a bad one stops here, before the database is touched.
+        var options = app.Services.GetRequiredService<IOptions<ChatOptions>>().Value;
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Chat.Server");
         using (var connection = app.Services.GetRequiredService<SqliteDatabase>().Open())
             Migrations.Apply(connection, logger);
 
         var registry = app.Services.GetRequiredService<ConnectionRegistry>();
-        var options = app.Services.GetRequiredService<IOptions<ChatOptions>>().Value;
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStarted.Register(app.Services.GetRequiredService<StartupFailure>().Started);
         // Runs before Kestrel stops: sockets finish their in-flight sends, then close with 1001, and
         // Kestrel's own shutdown waits for them.
         lifetime.ApplicationStopping.Register(() => registry.ShutdownAsync(options.CloseTimeout).Wait(options.CloseTimeout * 2));
 
+        app.UseTrustedProxies(options);
+        app.UseRequestLog();
         app.UseChatErrors();
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Chat.Server.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace Chat.Server;
@@ -9,46 +10,46 @@ public sealed class ChatOptions
     public const string Section = "Chat";
 
     /// <summary>Longest message in Unicode code points. The default is 4000.</summary>
-    [Range(1, 1_000_000)]
+    [Range(1, int.MaxValue)]
     public int MaxMessageLength { get; set; } = 4000;
 
     /// <summary>Largest inbound WebSocket text message in bytes; larger closes the socket with 1009. The default is 65536.</summary>
-    [Range(1024, 16 * 1024 * 1024)]
+    [Range(1, 2_147_483_590)] // the receive buffer holds MaxFrameBytes + 1 bytes: at most Array.MaxLength
     public int MaxFrameBytes { get; set; } = 65536;
 
     /// <summary>Largest avatar upload in bytes; larger is 413. The default is 1 MiB.</summary>
-    [Range(1024, 64 * 1024 * 1024)]
+    [Range(1, 1_000_000_000)] // SQLite's largest value (SQLITE_MAX_LENGTH)
     public int MaxAvatarBytes { get; set; } = 1024 * 1024;
 
     /// <summary>How long a token stays valid after login. The default is 30 days.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "3650.00:00:00")]
+    [Range(typeof(TimeSpan), "00:00:01", "1000000.00:00:00")] // expiry is stored in whole seconds; the end stays before year 9999
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>
     /// A socket's outbound bound in frames: a queue that stays past it (or past <see cref="SendQueueBytes"/>) for
     /// <see cref="SlowConsumerTimeout"/> counts as too slow and the socket is closed with 1008. The default is 1024.
     /// </summary>
-    [Range(8, 1_000_000)]
+    [Range(2, int.MaxValue)] // sync replies wait while the queue is at half of it: half of 1 would be 0, forever
     public int SendQueueLimit { get; set; } = 1024;
 
     /// <summary>Sends a socket may have waiting for the database at once before the server stops reading from it. The default is 256.</summary>
-    [Range(1, 100_000)]
+    [Range(1, int.MaxValue)]
     public int MaxInFlightSendsPerSocket { get; set; } = 256;
 
     /// <summary>Most sends committed in one transaction (group commit). The default is 512.</summary>
-    [Range(1, 100_000)]
+    [Range(1, int.MaxValue)]
     public int MaxCommitBatch { get; set; } = 512;
 
     /// <summary>How often the server pings an idle socket. The default is 30 seconds.</summary>
-    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    [Range(typeof(TimeSpan), "00:00:00", "49.17:02:47.294")] // a timer's longest period (2^32 - 2 ms)
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>How long a socket may go without answering a ping before it is aborted. The default is 60 seconds.</summary>
-    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    [Range(typeof(TimeSpan), "00:00:00", "49.17:02:47.294")] // a timer's longest period (2^32 - 2 ms)
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How long a closing socket waits for the peer's close frame before it is aborted. The default is 5 seconds.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
+    [Range(typeof(TimeSpan), "00:00:00.010", "12.10:15:41.823")] // shutdown waits twice this: at most int.MaxValue ms
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
@@ -58,38 +59,39 @@ public sealed class ChatOptions
     public bool WebSocketFastPath { get; set; } = true;
 
     /// <summary>SQLite <c>synchronous</c> setting: FULL (default; survives power loss) or NORMAL (survives process crash).</summary>
-    [RegularExpression(@"\A(?i:FULL|NORMAL|EXTRA)\z")]
+    [RegularExpression(@"\A(?i:FULL|NORMAL|EXTRA)\z", ErrorMessage = "FULL, NORMAL or EXTRA")]
     public string Synchronous { get; set; } = "FULL";
 
-    /// <summary>How long a write waits for a database lock held by another process before it fails with <c>internal</c>. The default is 5 seconds.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
+    /// <summary>How long a write waits for a database lock held by another process before it fails with <c>internal</c>, rounded up to whole seconds (at least 1). The default is 5 seconds.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "24855.00:00:00")] // applied in whole seconds (at least 1) as an int
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Most sockets one user may have open; one more is closed at once with 1013 (try again later). The default is 10.</summary>
-    [Range(1, 10_000)]
+    [Range(1, int.MaxValue)]
     public int MaxSocketsPerUser { get; set; } = 10;
 
     /// <summary>
     /// A socket's outbound bound in bytes (serialized frames waiting for the socket): a queue that stays past it (or
     /// past <see cref="SendQueueLimit"/>) for <see cref="SlowConsumerTimeout"/> is closed with 1008, and one holding more
     /// than four times it is closed at once. The default is 4 MiB (4,194,304 bytes): more than the largest burst one
-    /// group commit can queue for one user at the default limits (512 messages of at most ~16 KB).
+    /// group commit can queue for one user at the default limits (512 messages of at most ~16 KB). A bound smaller than
+    /// one frame works (every frame then gets <see cref="SlowConsumerTimeout"/> to be taken), unless that timeout is 0.
     /// </summary>
-    [Range(1024, long.MaxValue / 8)]
+    [Range(2, long.MaxValue / 8)] // sync replies wait while the queue holds half of it: half of 1 would be 0, forever
     public long SendQueueBytes { get; set; } = 4L * 1024 * 1024;
 
     /// <summary>
     /// How long a socket's queue may stay past its bound before the client counts as too slow to read (1008). A client
     /// that reads as fast as its network allows brings a burst below the bound well within it. The default is 5 seconds.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    [Range(typeof(TimeSpan), "00:00:00", "10675199.02:48:05")] // only ever compared with elapsed time
     public TimeSpan SlowConsumerTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Bytes queued for all sockets together (a frame counted once per socket it waits for) above which any socket past
     /// its own bound is closed at once, however short its time past it. The default is 256 MiB (268,435,456 bytes).
     /// </summary>
-    [Range(1024, long.MaxValue / 8)]
+    [Range(0, long.MaxValue / 8)]
     public long MaxOutboundBytes { get; set; } = 256L * 1024 * 1024;
 
     [ValidateObjectMembers]
@@ -97,33 +99,59 @@ public sealed class ChatOptions
 
     [ValidateObjectMembers]
     public LoginThrottleOptions LoginThrottle { get; set; } = new();
+
+    /// <summary>Reverse proxies whose <c>X-Forwarded-For</c> names the client (<c>Chat:ForwardedHeaders</c>); none by default.</summary>
+    [ValidateObjectMembers]
+    public TrustedProxyOptions ForwardedHeaders { get; set; } = new();
 }
 
-/// <summary>Failed logins allowed per window before further attempts get 429, per username and per client address.</summary>
+/// <summary>
+/// Login throttling (protocol.md, "Register and log in"). Failed logins are counted over a sliding
+/// <see cref="Window"/> per (username, client address) pair, per username and per client address (an IPv6 address
+/// counts by its /64). A pair over its budget is blocked; a username or an address over its budget is only slowed,
+/// so no client can lock anyone else out of an account.
+/// </summary>
 public sealed class LoginThrottleOptions
 {
-    /// <summary>Failed logins per username per window. The default is 10.</summary>
-    [Range(1, 1_000_000)]
-    public int FailuresPerUsername { get; set; } = 10;
+    /// <summary>
+    /// Failed logins of one username from one client address per window; past it, that pair gets 429
+    /// <c>rate_limited</c> (password not checked) until its failures age out of the window. The default is 5.
+    /// </summary>
+    [Range(1, int.MaxValue)]
+    public int FailuresPerUsernameAndAddress { get; set; } = 5;
 
-    /// <summary>Failed logins per client address per window. The default is 50.</summary>
-    [Range(1, 1_000_000)]
+    /// <summary>
+    /// Failed logins of one username from all addresses per window; past it, every login for that username waits
+    /// <see cref="SlowdownDelay"/> before its password is checked (never refused for it). The default is 20.
+    /// </summary>
+    [Range(1, int.MaxValue)]
+    public int FailuresPerUsername { get; set; } = 20;
+
+    /// <summary>
+    /// Failed logins from one client address for all usernames per window; past it, every login from that address
+    /// waits <see cref="SlowdownDelay"/> before its password is checked (never refused for it). The default is 50.
+    /// </summary>
+    [Range(1, int.MaxValue)]
     public int FailuresPerAddress { get; set; } = 50;
 
-    /// <summary>The counting window. The default is 5 minutes.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    /// <summary>The sliding counting window; a blocked pair's <c>Retry-After</c> (whole seconds). The default is 5 minutes.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "24855.00:00:00")]
     public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a slowed login waits before its password is checked. The default is 1 second.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "49.17:02:47.294")]
+    public TimeSpan SlowdownDelay { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>Per-user send rate, counted over WebSocket and HTTP together.</summary>
 public sealed class RateLimitOptions
 {
     /// <summary>Sustained sends per second per user; 0 turns the limit off. The default is 20.</summary>
-    [Range(0, 1_000_000)]
+    [Range(0, int.MaxValue)]
     public int MessagesPerSecond { get; set; } = 20;
 
     /// <summary>Sends allowed at once above the sustained rate. The default is 40.</summary>
-    [Range(1, 1_000_000)]
+    [Range(1, int.MaxValue)]
     public int Burst { get; set; } = 40;
 }
 

@@ -1,6 +1,6 @@
 using Chat.Server;
 
-ChatHost.Build(args).Run();
+return await ChatHost.RunAsync(args);
 
 /// <summary>Entry point; exposed so tests can reference the assembly.</summary>
 public partial class Program;

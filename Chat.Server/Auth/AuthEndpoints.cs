@@ -33,12 +33,12 @@ internal static class AuthEndpoints
         group.MapPost("/login", async (HttpRequest request, IUserStore users, PasswordService passwords, TokenService tokens, LoginThrottle throttle, CancellationToken ct) =>
         {
             var body = await JsonBody.ReadAsync(request, ChatJsonContext.Default.LoginRequest);
-            var address = request.HttpContext.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-            throttle.EnsureAllowed(body.Username, address);
+            // The client address is the connection's, or X-Forwarded-For's from a trusted proxy (TrustedProxies).
+            using var attempt = await throttle.BeginAsync(body.Username, request.HttpContext.Connection.RemoteIpAddress, ct);
             var found = await users.FindCredentialsAsync(body.Username, ct);
             if (!passwords.Verify(found?.PasswordHash, body.Password))
             {
-                throttle.RecordFailure(body.Username, address);
+                attempt.Failed();
                 throw new ChatException(401, ErrorCodes.InvalidCredentials, "Wrong username or password.");
             }
             var token = await tokens.IssueAsync(found!.Value.User.Id, ct);

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Chat.Protocol;
 using Chat.Server.Infrastructure;
@@ -6,54 +8,145 @@ using Microsoft.Extensions.Options;
 namespace Chat.Server.Auth;
 
 /// <summary>
-/// Slows password guessing: failed logins are counted per username and per client address in a fixed
-/// window; once either budget is spent, logins for it get 429 <c>rate_limited</c> until the window ends,
-/// whether the password is right or not.
+/// Slows password guessing without letting anyone lock others out (protocol.md, "Register and log in";
+/// <see cref="LoginThrottleOptions"/>). Failed logins are counted over a sliding window per (username, client
+/// address) pair, per username and per client address:
+/// <list type="bullet">
+/// <item>a pair that spent its budget is blocked: 429 <c>rate_limited</c> with <c>Retry-After</c>, the password
+/// not checked, until its failures age out;</item>
+/// <item>a username or an address that spent its budget only slows: the attempt waits
+/// <see cref="LoginThrottleOptions.SlowdownDelay"/>, then is checked as usual;</item>
+/// <item>the attempts of one pair run one at a time (a few more may wait their turn; past that, 429), so a burst
+/// of parallel guesses cannot check more passwords than the pair's budget.</item>
+/// </list>
+/// So a client can block only its own attempts at one account; failures for other accounts, or from other
+/// addresses, never refuse a correct password. The client address is the connection's (or, from a trusted proxy,
+/// <c>X-Forwarded-For</c>'s); an IPv6 address counts by its /64, which one client can hold whole. This class is
+/// the only one that knows the counting, so it can move to a shared store for a cluster.
 /// </summary>
 public sealed class LoginThrottle : IDisposable
 {
-    private readonly PartitionedRateLimiter<string> _byUsername;
-    private readonly PartitionedRateLimiter<string> _byAddress;
-    private readonly TimeSpan _window;
+    /// <summary>Attempts of one pair that may wait behind the one being checked; more at once are refused (429).</summary>
+    private const int WaitingPerPair = 8;
+    private const int SegmentsPerWindow = 10;
+    /// <summary>Usernames are at most 32 characters; a longer one cannot exist and must not make a large key.</summary>
+    private const int MaxUsernameKey = 64;
 
-    public LoginThrottle(IOptions<ChatOptions> options)
+    private readonly LoginThrottleOptions _options;
+    private readonly TimeProvider _clock;
+    private readonly PartitionedRateLimiter<string> _pairFailures;
+    private readonly PartitionedRateLimiter<string> _usernameFailures;
+    private readonly PartitionedRateLimiter<string> _addressFailures;
+    private readonly PartitionedRateLimiter<string> _pairTurns;
+
+    public LoginThrottle(IOptions<ChatOptions> options, TimeProvider clock)
     {
-        var o = options.Value.LoginThrottle;
-        _window = o.Window;
-        _byUsername = Create(o.FailuresPerUsername, o.Window);
-        _byAddress = Create(o.FailuresPerAddress, o.Window);
+        _options = options.Value.LoginThrottle;
+        _clock = clock;
+        _pairFailures = FailureCounter(_options.FailuresPerUsernameAndAddress, _options.Window);
+        _usernameFailures = FailureCounter(_options.FailuresPerUsername, _options.Window);
+        _addressFailures = FailureCounter(_options.FailuresPerAddress, _options.Window);
+        _pairTurns = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetConcurrencyLimiter(key, _ => new ConcurrencyLimiterOptions
+        {
+            PermitLimit = 1,
+            QueueLimit = WaitingPerPair,
+            QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+        }));
     }
 
-    private static PartitionedRateLimiter<string> Create(int failures, TimeSpan window) =>
-        PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
+    /// <summary>Failures take permits; a partition with none left has spent its budget. Replenished by the partitioned limiter's timer.</summary>
+    private static PartitionedRateLimiter<string> FailureCounter(int budget, TimeSpan window) =>
+        PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetSlidingWindowLimiter(key, _ => new SlidingWindowRateLimiterOptions
         {
-            PermitLimit = failures,
+            PermitLimit = budget,
             Window = window,
+            SegmentsPerWindow = SegmentsPerWindow,
             QueueLimit = 0,
             AutoReplenishment = false,
         }));
 
-    /// <summary>Throws <c>rate_limited</c> when this username or address has used up its failures.</summary>
-    public void EnsureAllowed(string username, string address)
+    /// <summary>
+    /// Starts a login attempt for <paramref name="username"/> from <paramref name="address"/>: waits for the pair's
+    /// turn, throws 429 <c>rate_limited</c> when the pair is blocked, and waits the slowdown when the username or the
+    /// address is over its budget. Dispose the result once the answer is known; call
+    /// <see cref="Attempt.Failed"/> first when the password was wrong.
+    /// </summary>
+    public async Task<Attempt> BeginAsync(string username, IPAddress? address, CancellationToken ct)
     {
-        if (Exhausted(_byUsername, Key(username)) || Exhausted(_byAddress, address))
-            throw new ChatException(429, ErrorCodes.RateLimited, "Too many failed logins; try again later.") { RetryAfter = _window };
+        var user = UsernameKey(username);
+        var client = AddressKey(address);
+        var pair = $"{client} {user}";
+        var turn = await _pairTurns.AcquireAsync(pair, 1, ct);
+        try
+        {
+            if (!turn.IsAcquired || Spent(_pairFailures, pair))
+                throw new ChatException(429, ErrorCodes.RateLimited, "Too many failed logins for this account from this address; try again later.")
+                {
+                    RetryAfter = _options.Window,
+                };
+            if (_options.SlowdownDelay > TimeSpan.Zero && (Spent(_usernameFailures, user) || Spent(_addressFailures, client)))
+                await Task.Delay(_options.SlowdownDelay, _clock, ct);
+            return new Attempt(this, user, client, pair, turn);
+        }
+        catch
+        {
+            turn.Dispose();
+            throw;
+        }
     }
 
-    public void RecordFailure(string username, string address)
+    private static bool Spent(PartitionedRateLimiter<string> counter, string key) =>
+        counter.GetStatistics(key)?.CurrentAvailablePermits <= 0;
+
+    internal static string UsernameKey(string username) =>
+        (username.Length > MaxUsernameKey ? username[..MaxUsernameKey] : username).ToLowerInvariant();
+
+    /// <summary>The client an address stands for: an IPv4 address (also when mapped into IPv6), or an IPv6 /64.</summary>
+    internal static string AddressKey(IPAddress? address)
     {
-        _byUsername.AttemptAcquire(Key(username)).Dispose();
-        _byAddress.AttemptAcquire(address).Dispose();
+        if (address is null) return "unknown";
+        if (address.IsIPv4MappedToIPv6) address = address.MapToIPv4();
+        if (address.AddressFamily != AddressFamily.InterNetworkV6) return address.ToString();
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+        bytes[8..].Clear();
+        return new IPAddress(bytes) + "/64";
     }
-
-    private static bool Exhausted(PartitionedRateLimiter<string> limiter, string key) =>
-        limiter.GetStatistics(key)?.CurrentAvailablePermits <= 0;
-
-    private static string Key(string username) => username.ToLowerInvariant();
 
     public void Dispose()
     {
-        _byUsername.Dispose();
-        _byAddress.Dispose();
+        _pairFailures.Dispose();
+        _usernameFailures.Dispose();
+        _addressFailures.Dispose();
+        _pairTurns.Dispose();
+    }
+
+    /// <summary>One login attempt; holds its pair's turn until disposed.</summary>
+    public sealed class Attempt : IDisposable
+    {
+        private readonly LoginThrottle _throttle;
+        private readonly string _user;
+        private readonly string _client;
+        private readonly string _pair;
+        private readonly RateLimitLease _turn;
+
+        internal Attempt(LoginThrottle throttle, string user, string client, string pair, RateLimitLease turn)
+        {
+            _throttle = throttle;
+            _user = user;
+            _client = client;
+            _pair = pair;
+            _turn = turn;
+        }
+
+        /// <summary>Counts this attempt as a failed login (wrong password or unknown user).</summary>
+        public void Failed()
+        {
+            _throttle._pairFailures.AttemptAcquire(_pair).Dispose();
+            _throttle._usernameFailures.AttemptAcquire(_user).Dispose();
+            _throttle._addressFailures.AttemptAcquire(_client).Dispose();
+        }
+
+        public void Dispose() => _turn.Dispose();
     }
 }

@@ -266,7 +266,7 @@ public sealed partial class ChatConnection
                         else
                         {
                             // Strictly larger (the pool may round up): at most one byte past the limit is ever kept.
-                            var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, _maxFrameBytes + 1));
+                            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, _maxFrameBytes + 1L));
                             buffer.AsSpan(0, count).CopyTo(bigger);
                             ArrayPool<byte>.Shared.Return(buffer);
                             buffer = bigger;

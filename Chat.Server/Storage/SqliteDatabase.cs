@@ -1,5 +1,6 @@
 using Dapper;
 using Microsoft.Data.Sqlite;
+using Chat.Server.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace Chat.Server.Storage;
@@ -12,18 +13,33 @@ public class SqliteDatabase
 
     public SqliteDatabase(IConfiguration configuration, IOptions<ChatOptions> options)
     {
-        var builder = new SqliteConnectionStringBuilder(configuration.GetConnectionString("Chat") ?? "Data Source=chat.db")
+        SqliteConnectionStringBuilder builder;
+        try
         {
-            Pooling = true,
-            // Busy waits happen inside the provider, bounded by this (seconds).
-            DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.Value.BusyTimeout.TotalSeconds)),
-            // Applied once per physical connection by the provider, not on every open from the pool.
-            ForeignKeys = true,
-        };
+            builder = new SqliteConnectionStringBuilder(configuration.GetConnectionString("Chat") ?? "Data Source=chat.db")
+            {
+                Pooling = true,
+                // Busy waits happen inside the provider, bounded by this (seconds).
+                DefaultTimeout = Math.Max(1, (int)Math.Ceiling(options.Value.BusyTimeout.TotalSeconds)),
+                // Applied once per physical connection by the provider, not on every open from the pool.
+                ForeignKeys = true,
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidSettingException("ConnectionStrings:Chat", "an SQLite connection string such as \"Data Source=chat.db\"", e);
+        }
         if (builder.Mode == SqliteOpenMode.ReadWriteCreate && !string.IsNullOrEmpty(builder.DataSource) && builder.DataSource != ":memory:")
         {
             var dir = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
-            if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+            try
+            {
+                if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new InvalidSettingException("ConnectionStrings:Chat", $"a database file in a folder the server can create ({e.Message.TrimEnd('.')})", e);
+            }
         }
         _connectionString = builder.ToString();
         DataSource = builder.DataSource;

@@ -26,7 +26,7 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
         _listener = listener;
         _logger = logger;
         _maxBatch = options.Value.MaxCommitBatch;
-        _queue = Channel.CreateBounded<WriteOp>(new BoundedChannelOptions(Math.Max(1024, _maxBatch * 8))
+        _queue = Channel.CreateBounded<WriteOp>(new BoundedChannelOptions((int)Math.Min(int.MaxValue, Math.Max(1024, _maxBatch * 8L)))
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -72,7 +72,8 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
     {
         await Task.Yield();
         var dispatcher = Task.Run(DispatchLoopAsync, CancellationToken.None);
-        var batch = new List<WriteOp>(_maxBatch);
+        // Grows to _maxBatch only if batches do get that large: a huge setting must not allocate up front.
+        var batch = new List<WriteOp>(Math.Min(_maxBatch, 1024));
         // Not cancelled by stoppingToken on purpose: the loop ends when StopAsync completes the queue.
         while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
         {

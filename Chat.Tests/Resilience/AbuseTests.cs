@@ -8,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Chat.Tests.Resilience;
 
-/// <summary>Login throttling, the per-user socket cap, token expiry and dead-peer detection.</summary>
+/// <summary>The per-user socket cap, token expiry and dead-peer detection (login throttling: <c>Http/LoginThrottleTests</c>).</summary>
 [TestFixture]
 public sealed class AbuseTests
 {
@@ -23,67 +23,6 @@ public sealed class AbuseTests
 
     private async Task<ChatApp> StartAsync(Transport transport, Dictionary<string, string?> settings) =>
         _app = await ChatApp.StartAsync(transport, settings);
-
-    private static async Task<(HttpStatusCode Status, JsonObject? Body, HttpResponseMessage Response)> LoginAsync(ChatApp app, string username, string password)
-    {
-        using var client = app.CreateClient();
-        var response = await client.PostAsJsonAsync("/api/auth/login", new JsonObject { ["username"] = username, ["password"] = password });
-        var body = await response.Content.ReadFromJsonAsync<JsonObject>();
-        return (response.StatusCode, body, response);
-    }
-
-    private static void AssertRateLimited((HttpStatusCode Status, JsonObject? Body, HttpResponseMessage Response) login, string what)
-    {
-        Assert.That(login.Status, Is.EqualTo(HttpStatusCode.TooManyRequests), $"{what}: {login.Body?.ToJsonString()}");
-        Assert.That(login.Body!.Str("code"), Is.EqualTo("rate_limited"));
-        Assert.That(login.Response.Headers.RetryAfter?.Delta, Is.Not.Null.And.GreaterThan(TimeSpan.Zero), "429 needs a Retry-After in seconds");
-    }
-
-    [Test]
-    public async Task LoginIsThrottledPerUsernameAfterRepeatedFailuresEvenWithTheRightPassword()
-    {
-        var app = await StartAsync(Transport.TestHost, new()
-        {
-            ["Chat:LoginThrottle:FailuresPerUsername"] = "3",
-            ["Chat:LoginThrottle:FailuresPerAddress"] = "1000",
-            ["Chat:LoginThrottle:Window"] = "00:05:00",
-        });
-        await app.RegisterAsync("victim");
-        await app.RegisterAsync("bystander");
-        Assert.That((await LoginAsync(app, "victim", "password123")).Status, Is.EqualTo(HttpStatusCode.OK), "the right password logs in before any failure");
-
-        for (var i = 0; i < 3; i++)
-        {
-            var failed = await LoginAsync(app, "victim", $"wrong-guess-{i}");
-            Assert.That(failed.Status, Is.EqualTo(HttpStatusCode.Unauthorized), failed.Body?.ToJsonString());
-            Assert.That(failed.Body!.Str("code"), Is.EqualTo("invalid_credentials"));
-        }
-
-        AssertRateLimited(await LoginAsync(app, "victim", "password123"), "4th attempt with the right password");
-        AssertRateLimited(await LoginAsync(app, "VICTIM", "password123"), "the same user spelled in another case");
-        var again = await LoginAsync(app, "victim", "password123");
-        Assert.That(again.Response.Headers.RetryAfter!.Delta!.Value.TotalSeconds, Is.EqualTo(300), "Retry-After is the configured window");
-        // Another user from the same address is not affected by the per-username budget.
-        Assert.That((await LoginAsync(app, "bystander", "password123")).Status, Is.EqualTo(HttpStatusCode.OK));
-    }
-
-    [Test]
-    public async Task LoginIsThrottledPerAddressAcrossDifferentUsernames()
-    {
-        var app = await StartAsync(Transport.Kestrel, new()
-        {
-            ["Chat:LoginThrottle:FailuresPerUsername"] = "1000",
-            ["Chat:LoginThrottle:FailuresPerAddress"] = "3",
-        });
-        await app.RegisterAsync("spray_target");
-        for (var i = 0; i < 3; i++)
-        {
-            var failed = await LoginAsync(app, $"spray_guess_{i}", "password123");
-            Assert.That(failed.Status, Is.EqualTo(HttpStatusCode.Unauthorized), failed.Body?.ToJsonString());
-        }
-        // A fourth username, never tried and with its right password, is refused from this address.
-        AssertRateLimited(await LoginAsync(app, "spray_target", "password123"), "a fresh username from an exhausted address");
-    }
 
     [TestCase(Transport.TestHost)]
     [TestCase(Transport.Kestrel)]

@@ -18,6 +18,7 @@ public sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _error = new();
 
     private ServerProcess(Process process, Uri baseAddress, string databasePath)
     {
@@ -37,18 +38,34 @@ public sealed class ServerProcess : IAsyncDisposable
         get { lock (_output) return _output.ToString(); }
     }
 
-    public static async Task<ServerProcess> StartAsync(string databasePath, params string[] extraArgs)
+    /// <summary>What the process wrote to stderr alone so far.</summary>
+    public string StandardError
+    {
+        get { lock (_error) return _error.ToString(); }
+    }
+
+    public static Task<ServerProcess> StartAsync(string databasePath, params string[] extraArgs) =>
+        StartAsync(databasePath, new ServerProcessOptions(), extraArgs);
+
+    /// <summary>
+    /// Starts the server as <paramref name="options"/> say (working directory, environment, whether to wait for
+    /// <c>/healthz</c>). <paramref name="extraArgs"/> come last, so they override the defaults (the last
+    /// <c>--urls</c> wins).
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(string databasePath, ServerProcessOptions options, params string[] extraArgs)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Chat.Server.dll");
         Assert.That(File.Exists(dll), Is.True, $"{dll} is missing: the test project must reference Chat.Server.");
         var port = FreePort();
         var info = new ProcessStartInfo(DotnetHost())
         {
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = options.WorkingDirectory ?? AppContext.BaseDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in options.Environment)
+            info.Environment[name] = value;
         foreach (var arg in new[]
                  {
                      dll, "--urls", $"http://127.0.0.1:{port}",
@@ -60,11 +77,15 @@ public sealed class ServerProcess : IAsyncDisposable
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var server = new ServerProcess(process, new Uri($"http://127.0.0.1:{port}/"), databasePath);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => server.Append(e.Data);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            server.Append(e.Data);
+            if (e.Data is not null) lock (server._error) server._error.AppendLine(e.Data);
+        };
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await server.WaitHealthyAsync(TimeSpan.FromSeconds(60));
+        if (options.WaitUntilHealthy) await server.WaitHealthyAsync(TimeSpan.FromSeconds(60));
         return server;
     }
 
@@ -192,4 +213,17 @@ public sealed class ServerProcess : IAsyncDisposable
         }
         _process.Dispose();
     }
+}
+
+/// <summary>How <see cref="ServerProcess"/> launches the child.</summary>
+public sealed record ServerProcessOptions
+{
+    /// <summary>The child's working directory; null is the test output folder (where Chat.Server.dll is).</summary>
+    public string? WorkingDirectory { get; init; }
+
+    /// <summary>Extra environment variables for the child (e.g. <c>Chat__MaxMessageLength</c>).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Wait for <c>/healthz</c> 200 before returning (false: return at once, e.g. to watch it fail).</summary>
+    public bool WaitUntilHealthy { get; init; } = true;
 }
