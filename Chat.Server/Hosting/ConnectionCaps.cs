@@ -16,8 +16,8 @@ namespace Chat.Server.Hosting;
 /// </summary>
 public static class ConnectionCaps
 {
-    /// <summary>Descriptors kept free for everything that is not a client connection: 256.</summary>
-    public const int ReservedDescriptors = 256;
+    /// <summary>Descriptors kept free for everything that is not a client connection: 512 (an idle server already holds ~270, two for each loaded assembly).</summary>
+    public const int ReservedDescriptors = 512;
 
     /// <summary>Fills in the two connection caps that configuration left unset.</summary>
     /// <param name="fastPath">Whether the WebSocket fast path is on (then most sockets count as plain connections).</param>

@@ -12,7 +12,8 @@ namespace Chat.Server.Realtime;
 /// on what the client does not accept over time, never on the size of one burst (a group commit queues a whole
 /// batch at once): the queue may pass its bound (<see cref="ChatOptions.SendQueueLimit"/> frames or
 /// <see cref="ChatOptions.SendQueueBytes"/> bytes) and the socket is closed only when it stays past it for
-/// <see cref="ChatOptions.SlowConsumerTimeout"/>, or at once when it holds more than four times the byte bound, or
+/// <see cref="ChatOptions.SlowConsumerTimeout"/>, or at once when it holds more than four times the byte bound (in
+/// more than one frame), or
 /// when it is past its bound while the whole server is over <see cref="ChatOptions.MaxOutboundBytes"/>.
 /// </summary>
 public sealed partial class ChatConnection
@@ -115,7 +116,8 @@ public sealed partial class ChatConnection
         var since = Interlocked.CompareExchange(ref _pastBoundSince, now, 0);
         if (since == 0) since = now;
         string? reason = null;
-        if (_queue.Bytes > HardBoundFactor * _queueBytes) reason = "its queue passed four times the byte bound";
+        // One frame alone is never "too much", however small the bound: the hard bound is about frames piling up.
+        if (_queue.Bytes > HardBoundFactor * _queueBytes && _queue.Count > 1) reason = "its queue passed four times the byte bound";
         else if (_budget is { IsExceeded: true }) reason = "it is past its bound while the server's outbound budget is spent";
         else if (_clock.GetElapsedTime(since, now) >= _slowConsumerTimeout) reason = "its queue stayed past its bound for the slow-consumer timeout";
         if (reason is null) return false;

@@ -57,7 +57,7 @@ public sealed class ServerProcess : IAsyncDisposable
         var dll = Path.Combine(AppContext.BaseDirectory, "Chat.Server.dll");
         Assert.That(File.Exists(dll), Is.True, $"{dll} is missing: the test project must reference Chat.Server.");
         var port = FreePort();
-        var info = new ProcessStartInfo(DotnetHost())
+        var info = new ProcessStartInfo(options.OpenFileLimit is null ? DotnetHost() : "prlimit")
         {
             WorkingDirectory = options.WorkingDirectory ?? AppContext.BaseDirectory,
             RedirectStandardOutput = true,
@@ -66,6 +66,8 @@ public sealed class ServerProcess : IAsyncDisposable
         };
         foreach (var (name, value) in options.Environment)
             info.Environment[name] = value;
+        if (options.OpenFileLimit is { } files)
+            foreach (var arg in new[] { $"--nofile={files}:{files}", "--", DotnetHost() }) info.ArgumentList.Add(arg);
         foreach (var arg in new[]
                  {
                      dll, "--urls", $"http://127.0.0.1:{port}",
@@ -226,4 +228,7 @@ public sealed record ServerProcessOptions
 
     /// <summary>Wait for <c>/healthz</c> 200 before returning (false: return at once, e.g. to watch it fail).</summary>
     public bool WaitUntilHealthy { get; init; } = true;
+
+    /// <summary>The child's open-file limit (soft and hard, set with util-linux <c>prlimit</c>); null keeps this process's.</summary>
+    public int? OpenFileLimit { get; init; }
 }
