@@ -43,3 +43,17 @@ namespace Chat.Protocol;
 [JsonSerializable(typeof(MarkReadRequest))]
 [JsonSerializable(typeof(MarkReadResponse))]
 public sealed partial class ChatJsonContext : JsonSerializerContext;
+
+/// <summary>The wire's JSON settings: <see cref="ChatJsonContext"/>'s metadata, written as raw UTF-8 (<see cref="RawUtf8JsonEncoder"/>).</summary>
+public static class ChatJson
+{
+    /// <summary>
+    /// The context every server-side read and write uses: the generated metadata with <see cref="RawUtf8JsonEncoder"/>,
+    /// so HTTP bodies, like frames, escape only what JSON requires.
+    /// </summary>
+    public static ChatJsonContext Wire { get; } = new(new System.Text.Json.JsonSerializerOptions(ChatJsonContext.Default.Options)
+    {
+        TypeInfoResolver = null,
+        Encoder = RawUtf8JsonEncoder.Instance,
+    });
+}

@@ -89,7 +89,7 @@ public static partial class ChatHost
 
         services.ConfigureHttpJsonOptions(o =>
         {
-            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ChatJsonContext.Default);
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ChatJson.Wire);
             o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
         });
         services.AddChatProblemDetails();

@@ -15,7 +15,7 @@ internal static class AuthEndpoints
 
         group.MapPost("/register", async (HttpRequest request, IUserStore users, PasswordService passwords, TokenService tokens, CancellationToken ct) =>
         {
-            var body = await JsonBody.ReadAsync(request, ChatJsonContext.Default.RegisterRequest);
+            var body = await JsonBody.ReadAsync(request, ChatJson.Wire.RegisterRequest);
             var username = Validation.Username(body.Username);
             var password = Validation.Password(body.Password);
             var fullName = Validation.FullName(body.FullName);
@@ -23,7 +23,7 @@ internal static class AuthEndpoints
             var user = await users.CreateAsync(username, passwords.Hash(password), fullName, email, ct)
                 ?? throw new ChatException(409, ErrorCodes.UsernameTaken, $"The username '{username}' is taken.");
             var token = await tokens.IssueAsync(user.Id, ct);
-            return TypedResults.Json(new AuthResponse(token, user.ToDto()), ChatJsonContext.Default.AuthResponse, statusCode: 201);
+            return TypedResults.Json(new AuthResponse(token, user.ToDto()), ChatJson.Wire.AuthResponse, statusCode: 201);
         })
         .Accepts<RegisterRequest>("application/json")
         .Produces<AuthResponse>(201)
@@ -32,7 +32,7 @@ internal static class AuthEndpoints
 
         group.MapPost("/login", async (HttpRequest request, IUserStore users, PasswordService passwords, TokenService tokens, LoginThrottle throttle, CancellationToken ct) =>
         {
-            var body = await JsonBody.ReadAsync(request, ChatJsonContext.Default.LoginRequest);
+            var body = await JsonBody.ReadAsync(request, ChatJson.Wire.LoginRequest);
             // The client address is the connection's, or X-Forwarded-For's from a trusted proxy (TrustedProxies).
             using var attempt = await throttle.BeginAsync(body.Username, request.HttpContext.Connection.RemoteIpAddress, ct);
             var found = await users.FindCredentialsAsync(body.Username, ct);
@@ -42,7 +42,7 @@ internal static class AuthEndpoints
                 throw new ChatException(401, ErrorCodes.InvalidCredentials, "Wrong username or password.");
             }
             var token = await tokens.IssueAsync(found!.Value.User.Id, ct);
-            return TypedResults.Json(new AuthResponse(token, found.Value.User.ToDto()), ChatJsonContext.Default.AuthResponse);
+            return TypedResults.Json(new AuthResponse(token, found.Value.User.ToDto()), ChatJson.Wire.AuthResponse);
         })
         .Accepts<LoginRequest>("application/json")
         .Produces<AuthResponse>()

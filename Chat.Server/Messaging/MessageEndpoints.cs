@@ -17,13 +17,13 @@ internal static class MessageEndpoints
     {
         app.MapPost("/api/messages", async (HttpContext http, SendMessageHandler handler) =>
         {
-            var body = await JsonBody.ReadAsync(http.Request, ChatJsonContext.Default.SendMessageRequest);
+            var body = await JsonBody.ReadAsync(http.Request, ChatJson.Wire.SendMessageRequest);
             // Not tied to RequestAborted: once queued, a send is committed even if the client hangs up.
             var result = await handler.SendAsync(http.User.UserId(), body.Receiver, body.Message, body.ClientMsgId, null, CancellationToken.None);
             var m = result.Message;
             return TypedResults.Json(
                 new SendMessageResponse(m.Id, m.ConversationId, m.Sender.Username, m.Receiver.Username, m.Body, m.CreatedAt, m.IsNewConversation),
-                ChatJsonContext.Default.SendMessageResponse, statusCode: 201);
+                ChatJson.Wire.SendMessageResponse, statusCode: 201);
         })
         .WithTags("Messages")
         .RequireAuthorization()
@@ -41,7 +41,7 @@ internal static class MessageEndpoints
         {
             var limit = Query.Limit(http.Request, DefaultConversationLimit, MaxConversationLimit);
             var list = await store.ListConversationsAsync(http.User.UserId(), limit, ct);
-            return TypedResults.Json(new ConversationListResponse(list.Select(c => c.ToDto()).ToList()), ChatJsonContext.Default.ConversationListResponse);
+            return TypedResults.Json(new ConversationListResponse(list.Select(c => c.ToDto()).ToList()), ChatJson.Wire.ConversationListResponse);
         })
         .Produces<ConversationListResponse>()
         .ProducesProblem(400)
@@ -53,7 +53,7 @@ internal static class MessageEndpoints
             var before = Query.Long(http.Request, "before");
             var messages = await store.HistoryAsync(http.User.UserId(), id, before, limit, ct)
                 ?? throw ChatException.NotFound("No such conversation.");
-            return TypedResults.Json(new MessageListResponse(messages.Select(m => m.ToDto()).ToList()), ChatJsonContext.Default.MessageListResponse);
+            return TypedResults.Json(new MessageListResponse(messages.Select(m => m.ToDto()).ToList()), ChatJson.Wire.MessageListResponse);
         })
         .Produces<MessageListResponse>()
         .ProducesProblem(400)
@@ -62,9 +62,9 @@ internal static class MessageEndpoints
 
         conversations.MapPost("/{id:long}/read", async (long id, HttpContext http, ReadHandler reads) =>
         {
-            var body = await JsonBody.ReadOptionalAsync(http.Request, ChatJsonContext.Default.MarkReadRequest, new MarkReadRequest());
+            var body = await JsonBody.ReadOptionalAsync(http.Request, ChatJson.Wire.MarkReadRequest, new MarkReadRequest());
             var result = await reads.MarkReadAsync(http.User.UserId(), id, body.UpToMessageId, CancellationToken.None);
-            return TypedResults.Json(new MarkReadResponse(result.ConversationId, result.UpToMessageId, result.UnreadCount), ChatJsonContext.Default.MarkReadResponse);
+            return TypedResults.Json(new MarkReadResponse(result.ConversationId, result.UpToMessageId, result.UnreadCount), ChatJson.Wire.MarkReadResponse);
         })
         .Accepts<MarkReadRequest>(isOptional: true, "application/json")
         .Produces<MarkReadResponse>()

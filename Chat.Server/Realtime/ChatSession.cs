@@ -57,7 +57,7 @@ public sealed partial class ChatSession(
     private async Task<IReadOnlyList<OutboundFrame>> BuildPreambleAsync(long userId, string username, CancellationToken ct)
     {
         var lastMessageId = await store.LastMessageIdAsync(userId, ct);
-        var frames = new List<OutboundFrame> { OutboundFrame.Of(new ConnectedFrame(username, lastMessageId), ChatJsonContext.Default.ConnectedFrame) };
+        var frames = new List<OutboundFrame> { OutboundFrame.Of(new ConnectedFrame(username, lastMessageId), ChatJson.Wire.ConnectedFrame) };
         frames.AddRange(await presence.SnapshotAsync(userId, ct));
         return frames;
     }

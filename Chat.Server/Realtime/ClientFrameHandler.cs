@@ -57,14 +57,14 @@ public sealed partial class ClientFrameHandler(
                 switch (typeElement.GetString())
                 {
                     case FrameTypes.SendMessage:
-                        await StartSendAsync(connection, Read(root, ChatJsonContext.Default.SendMessageFrame));
+                        await StartSendAsync(connection, Read(root, ChatJson.Wire.SendMessageFrame));
                         break;
                     case FrameTypes.MarkRead:
-                        var read = Read(root, ChatJsonContext.Default.MarkReadFrame);
+                        var read = Read(root, ChatJson.Wire.MarkReadFrame);
                         await reads.MarkReadAsync(connection.UserId, read.ConversationId, read.UpToMessageId, CancellationToken.None);
                         break;
                     case FrameTypes.Typing:
-                        await TypingAsync(connection, Read(root, ChatJsonContext.Default.TypingRequestFrame));
+                        await TypingAsync(connection, Read(root, ChatJson.Wire.TypingRequestFrame));
                         break;
                     case FrameTypes.Sync:
                         await SyncAsync(connection, ReadSync(root));
@@ -110,9 +110,9 @@ public sealed partial class ClientFrameHandler(
             var copy = System.Text.Json.Nodes.JsonObject.Create(root)!;
             copy["limit"] = MaxSyncLimit;
             using var replaced = JsonDocument.Parse(copy.ToJsonString());
-            return Read(replaced.RootElement, ChatJsonContext.Default.SyncFrame);
+            return Read(replaced.RootElement, ChatJson.Wire.SyncFrame);
         }
-        return Read(root, ChatJsonContext.Default.SyncFrame);
+        return Read(root, ChatJson.Wire.SyncFrame);
     }
 
     private static OutboundFrame ErrorFrame(ChatException e, string? clientMsgId) =>
@@ -157,7 +157,7 @@ public sealed partial class ClientFrameHandler(
         if (conversationId is null) throw ChatException.NotFound("You have no conversation with that user.");
         var me = await users.FindByIdAsync(connection.UserId, CancellationToken.None) ?? throw ChatException.NotFound();
         delivery.SendToUser(other!.Id, OutboundFrame.Of(new TypingFrame(me.Username, me.DisplayName, conversationId.Value),
-            ChatJsonContext.Default.TypingFrame, ephemeral: true));
+            ChatJson.Wire.TypingFrame, ephemeral: true));
     }
 
     private async Task SyncAsync(ChatConnection connection, SyncFrame frame)
@@ -172,7 +172,7 @@ public sealed partial class ClientFrameHandler(
             if (!mine && m.IsNewConversation && !await connection.SendReplyAsync(Frames.ConversationRefresh(m), CancellationToken.None)) return;
         }
         var last = messages.Count > 0 ? messages[^1].Id : frame.AfterMessageId;
-        await connection.SendReplyAsync(OutboundFrame.Of(new SyncCompleteFrame(last, hasMore), ChatJsonContext.Default.SyncCompleteFrame), CancellationToken.None);
+        await connection.SendReplyAsync(OutboundFrame.Of(new SyncCompleteFrame(last, hasMore), ChatJson.Wire.SyncCompleteFrame), CancellationToken.None);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Handling a client frame failed")]

@@ -21,7 +21,7 @@ public sealed class MessageDispatcher(IDelivery delivery) : ICommitListener
     public void ReadMoved(ReadResult read)
     {
         var frame = OutboundFrame.Of(new MessagesReadFrame(read.ConversationId, read.Reader.Username, read.UpToMessageId),
-            ChatJsonContext.Default.MessagesReadFrame);
+            ChatJson.Wire.MessagesReadFrame);
         delivery.SendToUser(read.Reader.Id, frame);
         delivery.SendToUser(read.OtherUserId, frame);
     }

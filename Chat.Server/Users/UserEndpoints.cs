@@ -18,18 +18,18 @@ internal static class UserEndpoints
         var group = app.MapGroup("/api/users").WithTags("Users");
 
         group.MapGet("/me", async (HttpContext http, IUserStore users, CancellationToken ct) =>
-            TypedResults.Json((await Me(http, users, ct)).ToDto(), ChatJsonContext.Default.UserDto))
+            TypedResults.Json((await Me(http, users, ct)).ToDto(), ChatJson.Wire.UserDto))
             .RequireAuthorization()
             .Produces<UserDto>()
             .ProducesProblem(401);
 
         group.MapPatch("/me", async (HttpContext http, IUserStore users, CancellationToken ct) =>
         {
-            var body = await JsonBody.ReadAsync(http.Request, ChatJsonContext.Default.UpdateProfileRequest);
+            var body = await JsonBody.ReadAsync(http.Request, ChatJson.Wire.UpdateProfileRequest);
             var fullName = body.FullName is null ? null : Validation.FullName(body.FullName);
             var email = body.Email is null ? null : Validation.Email(body.Email);
             var user = await users.UpdateProfileAsync(http.User.UserId(), fullName, email, ct);
-            return TypedResults.Json(user.ToDto(), ChatJsonContext.Default.UserDto);
+            return TypedResults.Json(user.ToDto(), ChatJson.Wire.UserDto);
         })
         .RequireAuthorization()
         .Accepts<UpdateProfileRequest>("application/json")
@@ -43,7 +43,7 @@ internal static class UserEndpoints
                 throw ChatException.BadRequest("Query parameter 'q' is required.");
             var limit = Query.Limit(http.Request, DefaultSearchLimit, MaxSearchLimit);
             var results = await users.SearchAsync(http.User.UserId(), q.ToString(), limit, ct);
-            return TypedResults.Json(new SearchResponse(results.Select(u => u.ToDto()).ToList()), ChatJsonContext.Default.SearchResponse);
+            return TypedResults.Json(new SearchResponse(results.Select(u => u.ToDto()).ToList()), ChatJson.Wire.SearchResponse);
         })
         .RequireAuthorization()
         .Produces<SearchResponse>()
@@ -62,7 +62,7 @@ internal static class UserEndpoints
             if (!ImageSignature.Matches(type, data))
                 throw new ChatException(415, ErrorCodes.UnsupportedMediaType, $"The body is not a {type} image.");
             var user = await users.SetAvatarAsync(http.User.UserId(), type, data, ct);
-            return TypedResults.Json(user.ToDto(), ChatJsonContext.Default.UserDto);
+            return TypedResults.Json(user.ToDto(), ChatJson.Wire.UserDto);
         })
         .RequireAuthorization()
         .Accepts<byte[]>("image/png", "image/jpeg", "image/gif", "image/webp")
@@ -72,7 +72,7 @@ internal static class UserEndpoints
         .ProducesProblem(415);
 
         group.MapDelete("/me/avatar", async (HttpContext http, IUserStore users, CancellationToken ct) =>
-            TypedResults.Json((await users.DeleteAvatarAsync(http.User.UserId(), ct)).ToDto(), ChatJsonContext.Default.UserDto))
+            TypedResults.Json((await users.DeleteAvatarAsync(http.User.UserId(), ct)).ToDto(), ChatJson.Wire.UserDto))
             .RequireAuthorization()
             .Produces<UserDto>()
             .ProducesProblem(401);

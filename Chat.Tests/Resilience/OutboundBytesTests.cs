@@ -60,6 +60,16 @@ public sealed class OutboundBytesTests
     }
 
     [Test]
+    public async Task HttpBodiesCarryNonAsciiTextAsRawUtf8Too()
+    {
+        var app = _app = await ChatApp.StartAsync(Transport.Kestrel);
+        var alice = await app.RegisterAsync("alice", fullName: "Ålice 😀 <b>");
+        using var client = alice.Client();
+        var text = await client.GetStringAsync("/api/users/me");
+        Assert.That(text, Does.Contain("\"full_name\":\"Ålice 😀 <b>\""), "written as it is, not as \\u escapes");
+    }
+
+    [Test]
     public async Task ASocketThatStopsReadingLargeNonAsciiMessagesIsClosedByItsByteBoundAndRecoversWithSync()
     {
         const long bound = 256 * 1024;
