@@ -75,8 +75,12 @@ public static class Stalled
             var rssAfter = server.RssKiB;
 
             // The stalled clients read again: how did the server end each socket?
+            // A socket closed as too slow gets its 1008 close frame, but a client that does not read it within the close
+            // timeout is then aborted: it finds a reset when it reads again. Both count as closed by the server.
             var endings = await Task.WhenAll(stalled.Select(DrainAsync));
-            var closed1008 = endings.Count(e => e == WebSocketCloseStatus.PolicyViolation);
+            var closed1008 = endings.Count(e => e == "1008");
+            var aborted = endings.Count(e => e == "reset");
+            var open = endings.Count(e => e == "open");
             results = new Dictionary<string, object?>
             {
                 ["stalled_users"] = stalledCount,
@@ -91,9 +95,11 @@ public static class Stalled
                 ["server_rss_peak_mib"] = Math.Round(peak / 1024.0, 1),
                 ["server_rss_after_mib"] = Math.Round(rssAfter / 1024.0, 1),
                 ["stalled_closed_1008"] = closed1008,
+                ["stalled_aborted"] = aborted,
+                ["stalled_still_open"] = open,
             };
-            Output.Table($"stalled ({server.Mode} server)", ["stalled", "senders", "sent", "acked", "RSS before MiB", "RSS peak MiB", "RSS after MiB", "closed 1008"],
-                [[stalledCount, senderCount, sent, acked, results["server_rss_before_mib"], results["server_rss_peak_mib"], results["server_rss_after_mib"], closed1008]]);
+            Output.Table($"stalled ({server.Mode} server)", ["stalled", "senders", "sent", "acked", "RSS before MiB", "RSS peak MiB", "RSS after MiB", "closed 1008", "aborted", "still open"],
+                [[stalledCount, senderCount, sent, acked, results["server_rss_before_mib"], results["server_rss_peak_mib"], results["server_rss_after_mib"], closed1008, aborted, open]]);
         }
         finally
         {
@@ -126,7 +132,8 @@ public static class Stalled
         return Encoding.UTF8.GetString(buffer, 0, count);
     }
 
-    private static async Task<WebSocketCloseStatus?> DrainAsync(ClientWebSocket socket)
+    /// <summary>Reads a stalled socket to its end: "1008" (or another close code), "reset" (aborted by the server), or "open".</summary>
+    private static async Task<string> DrainAsync(ClientWebSocket socket)
     {
         var buffer = new byte[256 * 1024];
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -135,12 +142,16 @@ public static class Stalled
             while (true)
             {
                 var result = await socket.ReceiveAsync(buffer.AsMemory(), timeout.Token);
-                if (result.MessageType == WebSocketMessageType.Close) return socket.CloseStatus;
+                if (result.MessageType == WebSocketMessageType.Close) return ((int?)socket.CloseStatus)?.ToString() ?? "close";
             }
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        catch (OperationCanceledException)
         {
-            return socket.CloseStatus;
+            return "open";
+        }
+        catch (WebSocketException)
+        {
+            return "reset";
         }
     }
 }
