@@ -8,17 +8,8 @@ namespace Chat.Tests.Http;
 /// ignored. Observed through the login throttle, which counts failures per (username, client address).
 /// </summary>
 [TestFixture]
-public sealed class ForwardedHeadersTests
+public sealed class ForwardedHeadersTests : ServerPerTest
 {
-    private ChatApp? _app;
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        if (_app is not null) await _app.DisposeAsync();
-        _app = null;
-    }
-
     private async Task<ChatApp> StartAsync(params (string Key, string Value)[] proxySettings)
     {
         var settings = new Dictionary<string, string?>
@@ -27,9 +18,9 @@ public sealed class ForwardedHeadersTests
             ["Chat:LoginThrottle:SlowdownDelay"] = "00:00:00",
         };
         foreach (var (key, value) in proxySettings) settings[key] = value;
-        _app = await ChatApp.StartAsync(Transport.Kestrel, settings);
-        await _app.RegisterAsync("victim");
-        return _app;
+        var app = await StartServerAsync(Transport.Kestrel, settings);
+        await app.RegisterAsync("victim");
+        return app;
     }
 
     /// <summary>Two failures as the client <paramref name="guesser"/>; returns the answer to the right password as <paramref name="user"/>.</summary>

@@ -12,19 +12,10 @@ namespace Chat.Tests.Realtime;
 /// <c>Chat:MaxFrameBytes</c> is.
 /// </summary>
 [TestFixture]
-public sealed class TransportLimitTests
+public sealed class TransportLimitTests : ServerPerTest
 {
-    private ChatApp? _app;
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        if (_app is not null) await _app.DisposeAsync();
-        _app = null;
-    }
-
-    private async Task<ChatApp> StartAsync(params (string Key, string Value)[] settings) =>
-        _app = await ChatApp.StartAsync(Transport.Kestrel, settings.ToDictionary(s => s.Key, s => (string?)s.Value));
+    private Task<ChatApp> StartAsync(params (string Key, string Value)[] settings) =>
+        StartServerAsync(Transport.Kestrel, settings.ToDictionary(s => s.Key, s => (string?)s.Value));
 
     [Test]
     public async Task AConnectionThatSendsNothingIsClosedAfterTheKeepAliveTimeout()

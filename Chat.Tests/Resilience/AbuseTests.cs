@@ -10,26 +10,14 @@ namespace Chat.Tests.Resilience;
 
 /// <summary>The per-user socket cap, token expiry and dead-peer detection (login throttling: <c>Http/LoginThrottleTests</c>).</summary>
 [TestFixture]
-public sealed class AbuseTests
+public sealed class AbuseTests : ServerPerTest
 {
-    private ChatApp? _app;
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        if (_app is not null) await _app.DisposeAsync();
-        _app = null;
-    }
-
-    private async Task<ChatApp> StartAsync(Transport transport, Dictionary<string, string?> settings) =>
-        _app = await ChatApp.StartAsync(transport, settings);
-
     [TestCase(Transport.TestHost)]
     [TestCase(Transport.Kestrel)]
     public async Task ConcurrentUpgradesCannotPassMaxSocketsPerUserTogether(Transport transport)
     {
         const int cap = 2, attempts = 60;
-        var app = await StartAsync(transport, new() { ["Chat:MaxSocketsPerUser"] = cap.ToString() });
+        var app = await StartServerAsync(transport, new() { ["Chat:MaxSocketsPerUser"] = cap.ToString() });
         var alice = await app.RegisterAsync("race_alice");
         var registry = app.Services.GetRequiredService<ConnectionRegistry>();
 
@@ -59,7 +47,7 @@ public sealed class AbuseTests
     [Test]
     public async Task ASocketBeyondMaxSocketsPerUserIsClosedWith1013AndTheOthersKeepWorking()
     {
-        var app = await StartAsync(Transport.TestHost, new() { ["Chat:MaxSocketsPerUser"] = "2" });
+        var app = await StartServerAsync(Transport.TestHost, new() { ["Chat:MaxSocketsPerUser"] = "2" });
         var alice = await app.RegisterAsync("cap_alice");
         var bob = await app.RegisterAsync("cap_bob");
         var registry = app.Services.GetRequiredService<ConnectionRegistry>();
@@ -94,7 +82,7 @@ public sealed class AbuseTests
     public async Task AnExpiredTokenIsRefusedOverHttpAndItsOpenSocketIsClosedWith1008()
     {
         // Expiry is stored in whole seconds, so a 3 s lifetime leaves at least 2 s to open the socket.
-        var app = await StartAsync(Transport.TestHost, new() { ["Chat:TokenLifetime"] = "00:00:03" });
+        var app = await StartServerAsync(Transport.TestHost, new() { ["Chat:TokenLifetime"] = "00:00:03" });
         var user = await app.RegisterAsync("short_lived");
         await using var socket = await user.ConnectAsync();
         await socket.ExpectAsync("connected");
@@ -117,7 +105,7 @@ public sealed class AbuseTests
     [Test]
     public async Task ADeadPeerThatNeverAnswersPingsIsDroppedWhileAReadingPeerStays()
     {
-        var app = await StartAsync(Transport.Kestrel, new()
+        var app = await StartServerAsync(Transport.Kestrel, new()
         {
             ["Chat:KeepAliveInterval"] = "00:00:01",
             ["Chat:KeepAliveTimeout"] = "00:00:02",

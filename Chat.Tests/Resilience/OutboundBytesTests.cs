@@ -17,17 +17,8 @@ namespace Chat.Tests.Resilience;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class OutboundBytesTests
+public sealed class OutboundBytesTests : ServerPerTest
 {
-    private ChatApp? _app;
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        if (_app is not null) await _app.DisposeAsync();
-        _app = null;
-    }
-
     private static byte[] SendFrame(string receiver, string message, int n) => JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, string>
     {
         ["type"] = "send_message", ["receiver"] = receiver, ["message"] = message, ["client_msg_id"] = $"c{n}",
@@ -36,7 +27,7 @@ public sealed class OutboundBytesTests
     [Test]
     public async Task FramesCarryNonAsciiTextAsRawUtf8AndEscapeOnlyWhatJsonRequires()
     {
-        var app = _app = await ChatApp.StartAsync(Transport.Kestrel);
+        var app = await StartServerAsync(Transport.Kestrel);
         var alice = await app.RegisterAsync("alice", fullName: "Ålice Σωκράτης");
         var bob = await app.RegisterAsync("bob");
         await using var raw = await RawWebSocket.UpgradeAsync(app.BaseAddress, bob.Token);
@@ -62,7 +53,7 @@ public sealed class OutboundBytesTests
     [Test]
     public async Task HttpBodiesCarryNonAsciiTextAsRawUtf8Too()
     {
-        var app = _app = await ChatApp.StartAsync(Transport.Kestrel);
+        var app = await StartServerAsync(Transport.Kestrel);
         var alice = await app.RegisterAsync("alice", fullName: "Ålice 😀 <b>");
         using var client = alice.Client();
         var text = await client.GetStringAsync("/api/users/me");
@@ -73,7 +64,7 @@ public sealed class OutboundBytesTests
     public async Task ASocketThatStopsReadingLargeNonAsciiMessagesIsClosedByItsByteBoundAndRecoversWithSync()
     {
         const long bound = 256 * 1024;
-        var app = _app = await ChatApp.StartAsync(Transport.Kestrel, new Dictionary<string, string?>
+        var app = await StartServerAsync(Transport.Kestrel, new Dictionary<string, string?>
         {
             ["Chat:SendQueueLimit"] = "100000", // never the frame bound: the bytes decide
             ["Chat:SendQueueBytes"] = bound.ToString(),
@@ -138,7 +129,7 @@ public sealed class OutboundBytesTests
     public async Task ASocketThatReadsAsFastAsItCanIsNeverClosedByABurstWhileItsStalledTwinIs()
     {
         const int messages = 700;
-        var app = _app = await ChatApp.StartAsync(Transport.Kestrel, new Dictionary<string, string?>
+        var app = await StartServerAsync(Transport.Kestrel, new Dictionary<string, string?>
         {
             ["Chat:SendQueueLimit"] = "128",
             ["Chat:CloseTimeout"] = "00:00:05",

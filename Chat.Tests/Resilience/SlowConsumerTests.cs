@@ -20,21 +20,12 @@ namespace Chat.Tests.Resilience;
 /// </summary>
 [TestFixture]
 [NonParallelizable]
-public sealed class SlowConsumerTests
+public sealed class SlowConsumerTests : ServerPerTest
 {
     private const int Messages = 8000;
     private const int BodyLength = 4000;
     private const int Window = 16;
     private const long MemoryBoundBytes = 16L * 1024 * 1024;
-
-    private ChatApp? _app;
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        if (_app is not null) await _app.DisposeAsync();
-        _app = null;
-    }
 
     private static string Body(int n)
     {
@@ -51,7 +42,7 @@ public sealed class SlowConsumerTests
     public async Task ASocketThatStopsReadingIsClosedWith1008WhileTheSenderAndTheOtherSocketGetEverything()
     {
         // A long close timeout: the slow client gets its 1008 when it reads again, even after the whole stream.
-        var app = _app = await ChatApp.StartAsync(Transport.Kestrel, new Dictionary<string, string?>
+        var app = await StartServerAsync(Transport.Kestrel, new Dictionary<string, string?>
         {
             ["Chat:SendQueueLimit"] = "64",
             ["Chat:SlowConsumerTimeout"] = "00:00:01",
@@ -175,7 +166,7 @@ public sealed class SlowConsumerTests
     [Test]
     public async Task ASlowSocketThatNeverReadsAgainIsDroppedAfterTheCloseTimeout()
     {
-        var app = _app = await ChatApp.StartAsync(Transport.Kestrel, new Dictionary<string, string?>
+        var app = await StartServerAsync(Transport.Kestrel, new Dictionary<string, string?>
         {
             ["Chat:SendQueueLimit"] = "64",
             ["Chat:SlowConsumerTimeout"] = "00:00:01",
