@@ -74,10 +74,11 @@ public sealed class ChatOptions
     /// A socket's outbound bound in bytes (serialized frames waiting for the socket): a queue that stays past it (or
     /// past <see cref="SendQueueLimit"/>) for <see cref="SlowConsumerTimeout"/> is closed with 1008, and one holding more
     /// than four times it is closed at once. The default is 4 MiB (4,194,304 bytes): more than the largest burst one
-    /// group commit can queue for one user at the default limits (512 messages of at most ~16 KB). A bound smaller than
-    /// one frame works (every frame then gets <see cref="SlowConsumerTimeout"/> to be taken), unless that timeout is 0.
+    /// group commit can queue for one user at the default limits (512 messages of at most ~16 KB). At least 64 KiB: the
+    /// hard bound (four times this) must hold the few frames one send can queue at once (a chat_message and its
+    /// conversation_refresh of up to ~17 KB each), or ordinary sends would close sockets.
     /// </summary>
-    [Range(2, long.MaxValue / 8)] // sync replies wait while the queue holds half of it: half of 1 would be 0, forever
+    [Range(64 * 1024, long.MaxValue / 8)]
     public long SendQueueBytes { get; set; } = 4L * 1024 * 1024;
 
     /// <summary>
