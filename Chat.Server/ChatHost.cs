@@ -62,6 +62,10 @@ public static partial class ChatHost
     public static IServiceCollection AddChat(this IServiceCollection services, IConfiguration configuration)
     {
         DefaultTypeMap.MatchNamesWithUnderscores = true;
+        // Contract section 1: ConnectionStrings:Redis joins a cluster. This version has no cluster mode, so the setting
+        // cannot work and is refused rather than ignored.
+        if (!string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis")))
+            throw new InvalidSettingException("ConnectionStrings:Redis", "no value (this version has no cluster mode)");
 
         services.AddOptions<ChatOptions>().Bind(configuration.GetSection(ChatOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
@@ -79,9 +83,8 @@ public static partial class ChatHost
                 kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
                 kestrel.Limits.MaxRequestLineSize = 8 * 1024;
                 kestrel.AddServerHeader = false;
-                var limits = configuration.GetSection("Kestrel:Limits");
-                limits.Bind(kestrel.Limits);
-                Hosting.ConnectionCaps.Apply(kestrel.Limits, limits, chat.Value.WebSocketFastPath, Hosting.ConnectionCaps.ReadOpenFileLimit());
+                Hosting.KestrelLimitsSettings.Bind(configuration, kestrel.Limits);
+                Hosting.ConnectionCaps.Apply(kestrel.Limits, configuration.GetSection(Hosting.KestrelLimitsSettings.Section), chat.Value.WebSocketFastPath, Hosting.ConnectionCaps.ReadOpenFileLimit());
                 if (chat.Value.WebSocketFastPath)
                     kestrel.ConfigureEndpointDefaults(listen => listen.Use(next =>
                         ActivatorUtilities.CreateInstance<WebSocketFastPath>(listen.ApplicationServices, next, kestrel.Limits.KeepAliveTimeout).OnConnectionAsync));

@@ -78,7 +78,7 @@ public sealed class ChatOptions
     /// hard bound (four times this) must hold the few frames one send can queue at once (a chat_message and its
     /// conversation_refresh of up to ~17 KB each), or ordinary sends would close sockets.
     /// </summary>
-    [Range(64 * 1024, long.MaxValue / 8)]
+    [Range(typeof(long), "65536", "1152921504606846975")] // at most long.MaxValue / 8, so sums over many sockets cannot overflow
     public long SendQueueBytes { get; set; } = 4L * 1024 * 1024;
 
     /// <summary>
@@ -92,7 +92,7 @@ public sealed class ChatOptions
     /// Bytes queued for all sockets together (a frame counted once per socket it waits for) above which any socket past
     /// its own bound is closed at once, however short its time past it. The default is 256 MiB (268,435,456 bytes).
     /// </summary>
-    [Range(0, long.MaxValue / 8)]
+    [Range(typeof(long), "0", "1152921504606846975")] // at most long.MaxValue / 8
     public long MaxOutboundBytes { get; set; } = 256L * 1024 * 1024;
 
     [ValidateObjectMembers]
@@ -100,6 +100,10 @@ public sealed class ChatOptions
 
     [ValidateObjectMembers]
     public LoginThrottleOptions LoginThrottle { get; set; } = new();
+
+    /// <summary>The store (<c>Chat:Database</c>).</summary>
+    [ValidateObjectMembers]
+    public DatabaseOptions Database { get; set; } = new();
 
     /// <summary>Reverse proxies whose <c>X-Forwarded-For</c> names the client (<c>Chat:ForwardedHeaders</c>); none by default.</summary>
     [ValidateObjectMembers]
@@ -142,6 +146,17 @@ public sealed class LoginThrottleOptions
     /// <summary>How long a slowed login waits before its password is checked. The default is 1 second.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "49.17:02:47.294")]
     public TimeSpan SlowdownDelay { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>Which store holds the data (contract section 1).</summary>
+public sealed class DatabaseOptions
+{
+    /// <summary>
+    /// <c>Sqlite</c> (the default: an embedded database file named by <c>ConnectionStrings:Chat</c>). The contract's
+    /// <c>Postgres</c> is not implemented by this version, so it is refused at start-up rather than silently run on SQLite.
+    /// </summary>
+    [RegularExpression(@"\A(?i:Sqlite)\z", ErrorMessage = "Sqlite (PostgreSQL is not implemented by this version)")]
+    public string Provider { get; set; } = "Sqlite";
 }
 
 /// <summary>Per-user send rate, counted over WebSocket and HTTP together.</summary>

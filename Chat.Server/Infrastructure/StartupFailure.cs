@@ -54,6 +54,10 @@ internal sealed partial class StartupFailure
                     return $"Invalid setting {key}: expected {Accepted(key) ?? TypeDescription(match.Groups["type"].Value)}.";
                 case FormatException when e.Message.StartsWith("Could not parse the JSON file", StringComparison.Ordinal):
                     return $"Invalid settings file (appsettings*.json in {AppContext.BaseDirectory}): {e.Message} {e.InnerException?.Message}".TrimEnd();
+                case InvalidOperationException when e.Message.StartsWith("Unrecognized scheme in server address", StringComparison.Ordinal):
+                    return $"Invalid setting urls: {e.Message.TrimEnd('.')}; expected addresses such as http://127.0.0.1:5000, separated by ';'.";
+                case InvalidOperationException when LogLevelFailure().Match(e.Message) is { Success: true } level:
+                    return $"Invalid setting under Logging (a LogLevel): '{level.Groups["value"].Value}' is not a level; expected Trace, Debug, Information, Warning, Error, Critical or None.";
                 case FormatException when e.Message.StartsWith("Invalid url", StringComparison.Ordinal):
                     return $"Invalid setting urls: {e.Message}; expected addresses such as http://127.0.0.1:5000, separated by ';'.";
                 case ArgumentOutOfRangeException { ParamName: "port" }:
@@ -74,6 +78,10 @@ internal sealed partial class StartupFailure
     /// <summary>The configuration binder's message (Microsoft.Extensions.Configuration.Binder, SR.FailedBinding).</summary>
     [GeneratedRegex("^Failed to convert configuration value '.*' at '(?<key>[^']+)' to type '(?<type>[^']+)'", RegexOptions.Singleline)]
     private static partial Regex ConversionFailure();
+
+    /// <summary>Logging's message for a level it cannot parse (Microsoft.Extensions.Logging, LoggerFilterConfigureOptions).</summary>
+    [GeneratedRegex("^Configuration value '(?<value>.*)' is not supported\\.", RegexOptions.Singleline)]
+    private static partial Regex LogLevelFailure();
 
     /// <summary>The source-generated validator's failure: <c>Member: message</c>, the message naming <c>ChatOptions.Path.To.Member</c> when it is the attribute's default.</summary>
     [GeneratedRegex("^(?<member>[A-Za-z0-9_.]+): (?<message>.*)$", RegexOptions.Singleline)]

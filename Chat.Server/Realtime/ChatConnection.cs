@@ -9,19 +9,16 @@ namespace Chat.Server.Realtime;
 /// One open socket. Producers only enqueue (<see cref="Send"/> never blocks); a single writer loop is the
 /// only caller of <c>SendAsync</c>; a receive loop reads frames. A client too slow to read is closed with 1008
 /// (contract, "Limits and closing"); the producer (another user's send) never waits for it. "Too slow" is judged
-/// on what the client does not accept over time, never on the size of one burst (a group commit queues a whole
-/// batch at once): the queue may pass its bound (<see cref="ChatOptions.SendQueueLimit"/> frames or
-/// <see cref="ChatOptions.SendQueueBytes"/> bytes) and the socket is closed only when it stays past it for
-/// <see cref="ChatOptions.SlowConsumerTimeout"/>, or at once when it holds more than four times the byte bound (in
-/// more than one frame), or
-/// when it is past its bound while the whole server is over <see cref="ChatOptions.MaxOutboundBytes"/>.
+/// on what the client takes over time, never on the size of a burst (a group commit queues a whole batch at once,
+/// and pipelined sends queue batch after batch): the queue may pass its bound (<see cref="ChatOptions.SendQueueLimit"/>
+/// frames or <see cref="ChatOptions.SendQueueBytes"/> bytes), and the socket is closed only when, past it for a whole
+/// <see cref="ChatOptions.SlowConsumerTimeout"/>, the client took less than one bound's worth (that many frames or
+/// bytes) in that time; or at once when it is past its bound while the whole server is over
+/// <see cref="ChatOptions.MaxOutboundBytes"/>.
 /// </summary>
 public sealed partial class ChatConnection
 {
     private const int InitialReceiveBuffer = 4 * 1024;
-
-    /// <summary>A queue holding more than this many times <see cref="ChatOptions.SendQueueBytes"/> is closed at once.</summary>
-    public const int HardBoundFactor = 4;
 
     private readonly WebSocket _socket;
     private readonly FrameQueue _queue;
@@ -30,7 +27,12 @@ public sealed partial class ChatConnection
     private readonly TimeSpan _slowConsumerTimeout;
     private readonly OutboundBudget? _budget;
     private readonly TimeProvider _clock;
-    private long _pastBoundSince;
+    private readonly Lock _slowCheck = new();
+    private long _pastBoundSince;        // timestamp (TimeProvider) since the queue is past its bound; 0 when it is not
+    private long _framesTakenAtWindow;   // _framesTaken and _bytesTaken when the current window began
+    private long _bytesTakenAtWindow;
+    private long _framesTaken;           // frames and bytes the socket has taken, written by the writer loop only
+    private long _bytesTaken;
     private readonly int _maxFrameBytes;
     private readonly TimeSpan _closeTimeout;
     private readonly ILogger _logger;
@@ -109,21 +111,39 @@ public sealed partial class ChatConnection
         if (IsClosing) return false;
         if (!PastBound)
         {
-            Volatile.Write(ref _pastBoundSince, 0);
+            if (Volatile.Read(ref _pastBoundSince) != 0) lock (_slowCheck) _pastBoundSince = 0;
             return false;
         }
-        var now = _clock.GetTimestamp();
-        var since = Interlocked.CompareExchange(ref _pastBoundSince, now, 0);
-        if (since == 0) since = now;
-        string? reason = null;
-        // One frame alone is never "too much", however small the bound: the hard bound is about frames piling up.
-        if (_queue.Bytes > HardBoundFactor * _queueBytes && _queue.Count > 1) reason = "its queue passed four times the byte bound";
-        else if (_budget is { IsExceeded: true }) reason = "it is past its bound while the server's outbound budget is spent";
-        else if (_clock.GetElapsedTime(since, now) >= _slowConsumerTimeout) reason = "its queue stayed past its bound for the slow-consumer timeout";
-        if (reason is null) return false;
+        string reason;
+        lock (_slowCheck)
+        {
+            var now = _clock.GetTimestamp();
+            var framesTaken = Volatile.Read(ref _framesTaken);
+            var bytesTaken = Volatile.Read(ref _bytesTaken);
+            if (_pastBoundSince == 0) StartWindow(now, framesTaken, bytesTaken);
+            if (_budget is { IsExceeded: true })
+                reason = "it is past its bound while the server's outbound budget is spent";
+            else if (_clock.GetElapsedTime(_pastBoundSince, now) < _slowConsumerTimeout)
+                return false;
+            else if (framesTaken - _framesTakenAtWindow >= _queueLimit || bytesTaken - _bytesTakenAtWindow >= _queueBytes)
+            {
+                // Behind, but reading: it took a whole bound's worth in the window. Judge it again over the next one.
+                StartWindow(now, framesTaken, bytesTaken);
+                return false;
+            }
+            else
+                reason = "past its bound, it took less than one bound's worth in the slow-consumer timeout";
+        }
         LogTooSlow(_logger, Username, _queue.Count, _queue.Bytes, reason);
         Close(CloseCodes.PolicyViolation, "too slow to read", drain: false);
         return true;
+    }
+
+    private void StartWindow(long now, long framesTaken, long bytesTaken)
+    {
+        _pastBoundSince = now;
+        _framesTakenAtWindow = framesTaken;
+        _bytesTakenAtWindow = bytesTaken;
     }
 
     /// <summary>
@@ -211,8 +231,9 @@ public sealed partial class ChatConnection
                 while (!_discardQueue && _queue.TryRead(out var frame))
                 {
                     await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, true, CancellationToken.None);
-                    // The client took it: once the queue is back within its bound, it is no longer late.
-                    if (Volatile.Read(ref _pastBoundSince) != 0 && !PastBound) Volatile.Write(ref _pastBoundSince, 0);
+                    // The client took it (CloseIfTooSlow judges by these).
+                    Volatile.Write(ref _framesTaken, _framesTaken + 1);
+                    Volatile.Write(ref _bytesTaken, _bytesTaken + frame.Payload.Length);
                 }
                 if (_discardQueue) break;
             }
@@ -257,26 +278,24 @@ public sealed partial class ChatConnection
                 {
                     if (count == buffer.Length)
                     {
-                        if (count > _maxFrameBytes)
-                        {
-                            // Past the limit (RFC 6455 section 7.4.1, 1009): close now; the rest of the message is read
-                            // into the same buffer and dropped, so the read always has room and memory stays bounded.
-                            if (!tooBig) Close(CloseCodes.MessageTooBig, "message too big", drain: false);
-                            tooBig = true;
-                            count = 0;
-                        }
-                        else
-                        {
-                            // Strictly larger (the pool may round up): at most one byte past the limit is ever kept.
-                            var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, _maxFrameBytes + 1L));
-                            buffer.AsSpan(0, count).CopyTo(bigger);
-                            ArrayPool<byte>.Shared.Return(buffer);
-                            buffer = bigger;
-                        }
+                        // Only reached within the limit (past it, count starts again at 0 below), so the new buffer is
+                        // strictly larger: at most one byte past the limit is ever kept.
+                        var bigger = ArrayPool<byte>.Shared.Rent((int)Math.Min(buffer.Length * 2L, _maxFrameBytes + 1L));
+                        buffer.AsSpan(0, count).CopyTo(bigger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = bigger;
                     }
                     result = await _socket.ReceiveAsync(buffer.AsMemory(count), aborted);
                     if (result.MessageType == WebSocketMessageType.Close) return;
                     count += result.Count;
+                    if (count > _maxFrameBytes)
+                    {
+                        // Past the limit (RFC 6455 section 7.4.1, 1009): close as soon as it is passed; the rest of the
+                        // message is read into the same buffer and dropped, so memory stays bounded and a read always has room.
+                        if (!tooBig) Close(CloseCodes.MessageTooBig, "message too big", drain: false);
+                        tooBig = true;
+                        count = 0;
+                    }
                 }
                 if (count > _maxFrameBytes) tooBig = true;
 

@@ -1,3 +1,4 @@
+using System.Net.WebSockets;
 using Chat.Protocol;
 using Chat.Server.Auth;
 using Chat.Server.Infrastructure;
@@ -33,11 +34,23 @@ internal static class WebSocketEndpoint
             return Problems.Create(401, ErrorCodes.Unauthorized, "Unknown user.");
 
         var o = options.Value;
-        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        WebSocket socket;
+        try
         {
-            KeepAliveInterval = o.KeepAliveInterval,
-            KeepAliveTimeout = o.KeepAliveTimeout,
-        });
+            socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            {
+                KeepAliveInterval = o.KeepAliveInterval,
+                KeepAliveTimeout = o.KeepAliveTimeout,
+            });
+        }
+        catch (InvalidOperationException) when (!http.Response.HasStarted)
+        {
+            // Kestrel refuses the upgrade past Kestrel:Limits:MaxConcurrentUpgradedConnections (derived from the
+            // open-file limit, see ConnectionCaps): a full server, not a fault.
+            http.Response.Headers.RetryAfter = "5";
+            return Problems.Create(503, ErrorCodes.Internal, "The server holds as many WebSockets as it can; try again later.");
+        }
+        using var _ = socket;
         await session.RunAsync(socket, user.Id, user.Username, auth.Principal.TokenId(), auth.Principal.TokenExpires().ToUnixTimeSeconds(), http.RequestAborted);
         return Results.Empty;
     }

@@ -29,7 +29,11 @@ public class SqliteDatabase
         {
             throw new InvalidSettingException("ConnectionStrings:Chat", "an SQLite connection string such as \"Data Source=chat.db\"", e);
         }
-        if (builder.Mode == SqliteOpenMode.ReadWriteCreate && !string.IsNullOrEmpty(builder.DataSource) && builder.DataSource != ":memory:")
+        // The server opens many connections (a writer, a checkpointer, pooled readers) that must share one database:
+        // an in-memory or temporary one would be a different, empty database on each (health 503 for good).
+        if (string.IsNullOrEmpty(builder.DataSource) || builder.DataSource == ":memory:" || builder.Mode == SqliteOpenMode.Memory)
+            throw new InvalidSettingException("ConnectionStrings:Chat", "an SQLite connection string naming a database file, such as \"Data Source=chat.db\" (not in-memory or temporary)");
+        if (builder.Mode == SqliteOpenMode.ReadWriteCreate)
         {
             var dir = Path.GetDirectoryName(Path.GetFullPath(builder.DataSource));
             try

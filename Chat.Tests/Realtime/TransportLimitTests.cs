@@ -41,6 +41,27 @@ public sealed class TransportLimitTests : ServerPerTest
     }
 
     [Test]
+    public async Task AnUpgradePastTheUpgradedConnectionCapIsRefusedWith503AndRetryAfterAndOthersKeepWorking()
+    {
+        var app = await StartAsync(("Chat:WebSocketFastPath", "false"), ("Kestrel:Limits:MaxConcurrentUpgradedConnections", "2"));
+        var alice = await app.RegisterAsync("alice");
+        await using var first = await alice.ConnectReadyAsync();
+        await using var second = await alice.ConnectReadyAsync();
+
+        await using var raw = await RawWebSocket.OpenAsync(app.BaseAddress);
+        await raw.WriteAsync(RawWebSocket.UpgradeHead(app.BaseAddress, "/ws", $"Bearer {alice.Token}"));
+        var head = await raw.ReadHeadAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(head, Does.StartWith("HTTP/1.1 503 "), "a full server says so, not 500");
+            Assert.That(RawWebSocket.Header(head, "Retry-After"), Is.EqualTo("5"));
+            Assert.That(RawWebSocket.Header(head, "Content-Type"), Does.StartWith("application/problem+json"));
+        });
+        await first.AssertStillOpenAsync();
+        await second.AssertStillOpenAsync();
+    }
+
+    [Test]
     public async Task AClientsCloseFrameIsEchoedBeforeTheConnectionClosesEveryTime()
     {
         var app = await StartAsync();

@@ -38,6 +38,16 @@ public sealed class BadSettingsTests
         new object[] { "--Chat:WebSocketFastPath=maybe", "Chat:WebSocketFastPath" },
         new object[] { "--Chat:SendQueueBytes=1000", "Chat:SendQueueBytes" },
         new object[] { "--Kestrel:Limits:KeepAliveTimeout=soon", "Kestrel:Limits:KeepAliveTimeout" },
+        new object[] { "--Kestrel:Limits:KeepAliveTimeout=00:00:00", "Kestrel:Limits:KeepAliveTimeout" },
+        new object[] { "--Kestrel:Limits:MaxConcurrentConnections=-5", "Kestrel:Limits:MaxConcurrentConnections" },
+        new object[] { "--Kestrel:Limits:MaxRequestBodySize=-1", "Kestrel:Limits:MaxRequestBodySize" },
+        new object[] { "--Logging:LogLevel:Default=Loud", "Logging" },
+        new object[] { "--urls=ftp://127.0.0.1:5000", "urls" },
+        new object[] { "--Chat:Database:Provider=Mongo", "Chat:Database:Provider" },
+        new object[] { "--Chat:Database:Provider=Postgres", "Chat:Database:Provider" },
+        new object[] { "--ConnectionStrings:Redis=127.0.0.1:6379", "ConnectionStrings:Redis" },
+        new object[] { "--ConnectionStrings:Chat=Data Source=:memory:", "ConnectionStrings:Chat" },
+        new object[] { "--ConnectionStrings:Chat=Mode=Memory", "ConnectionStrings:Chat" },
         new object[] { "--Chat:ForwardedHeaders:KnownProxies:0=not-an-address", "Chat:ForwardedHeaders:KnownProxies" },
     ];
 
