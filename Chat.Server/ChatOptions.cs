@@ -71,19 +71,18 @@ public sealed class ChatOptions
     public int MaxSocketsPerUser { get; set; } = 10;
 
     /// <summary>
-    /// A socket's outbound bound in bytes (serialized frames waiting for the socket): a queue that stays past it (or
-    /// past <see cref="SendQueueLimit"/>) for <see cref="SlowConsumerTimeout"/> is closed with 1008, and one holding more
-    /// than four times it is closed at once. The default is 4 MiB (4,194,304 bytes): more than the largest burst one
-    /// group commit can queue for one user at the default limits (512 messages of at most ~16 KB). At least 64 KiB: the
-    /// hard bound (four times this) must hold the few frames one send can queue at once (a chat_message and its
-    /// conversation_refresh of up to ~17 KB each), or ordinary sends would close sockets.
+    /// A socket's outbound bound in bytes (serialized frames waiting for the socket): a queue that has been past it (or
+    /// past <see cref="SendQueueLimit"/>) for a whole <see cref="SlowConsumerTimeout"/>, in which the client took less
+    /// than this many bytes (and fewer than that many frames), is closed with 1008. The default is 4 MiB
+    /// (4,194,304 bytes). A bound below one frame works too: every frame is then past it and judged by what the client takes.
     /// </summary>
-    [Range(typeof(long), "65536", "1152921504606846975")] // at most long.MaxValue / 8, so sums over many sockets cannot overflow
+    [Range(typeof(long), "2", "1152921504606846975")] // sync replies wait while the queue holds half of it; at most long.MaxValue / 8
     public long SendQueueBytes { get; set; } = 4L * 1024 * 1024;
 
     /// <summary>
-    /// How long a socket's queue may stay past its bound before the client counts as too slow to read (1008). A client
-    /// that reads as fast as its network allows brings a burst below the bound well within it. The default is 5 seconds.
+    /// The window over which a socket past its bound is judged: if the client took less than one bound's worth in a
+    /// whole window, it is too slow to read (1008); if it took more, it is judged again over the next one. A client that
+    /// reads as fast as its network allows is never closed by a burst. The default is 5 seconds.
     /// </summary>
     [Range(typeof(TimeSpan), "00:00:00", "10675199.02:48:05")] // only ever compared with elapsed time
     public TimeSpan SlowConsumerTimeout { get; set; } = TimeSpan.FromSeconds(5);
