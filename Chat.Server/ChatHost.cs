@@ -107,6 +107,7 @@ public static partial class ChatHost
         services.AddSingleton<SqliteUserStore>();
         services.AddSingleton<IUserStore>(sp => new CachingUserStore(sp.GetRequiredService<SqliteUserStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ITokenStore>(sp => sp.GetRequiredService<SqliteUserStore>());
+        services.AddSingleton<StreamPosition>();
         services.AddSingleton<IMessageStore, SqliteMessageStore>();
         services.AddSingleton<SqliteMessageWriter>();
         services.AddSingleton<IMessageWriter>(sp => sp.GetRequiredService<SqliteMessageWriter>());
@@ -139,8 +140,14 @@ public static partial class ChatHost
         // Settings first: a bad one stops here, before the database is touched.
         var options = app.Services.GetRequiredService<IOptions<ChatOptions>>().Value;
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Chat.Server");
-        using (var connection = app.Services.GetRequiredService<SqliteDatabase>().Open())
+        var database = app.Services.GetRequiredService<SqliteDatabase>();
+        using (var connection = database.Open())
+        {
             Migrations.Apply(connection, logger);
+            // What a crash left in the WAL is made durable before anything is shown, then it is the stream position.
+            database.SyncWalOnStart();
+            app.Services.GetRequiredService<StreamPosition>().Advance(connection.ExecuteScalar<long?>("SELECT MAX(id) FROM messages") ?? 0);
+        }
 
         var registry = app.Services.GetRequiredService<ConnectionRegistry>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();

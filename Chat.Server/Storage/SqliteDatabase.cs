@@ -69,7 +69,18 @@ public class SqliteDatabase
     /// fsyncs the WAL: every transaction committed before the call is then on disk. Opened per call, so
     /// a WAL that SQLite deleted and recreated is never missed through a stale handle.
     /// </summary>
-    public virtual void SyncWal()
+    public virtual void SyncWal() => FsyncWal();
+
+    /// <summary>
+    /// At start-up, before anything is shown: fsyncs what a crash may have left in the WAL (committed, maybe only in
+    /// the OS's cache), so the stream position can start at the newest stored id. Not a test seam.
+    /// </summary>
+    public void SyncWalOnStart()
+    {
+        if (WalPath is not null && File.Exists(WalPath)) FsyncWal();
+    }
+
+    private void FsyncWal()
     {
         if (WalPath is null) return;
         using var wal = new FileStream(WalPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);

@@ -2,12 +2,13 @@ using Dapper;
 
 namespace Chat.Server.Storage;
 
-public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
+/// <summary>The read side of messaging. Every read is bounded by the <see cref="StreamPosition"/>: nothing not yet durable is shown.</summary>
+public sealed class SqliteMessageStore(SqliteDatabase db, StreamPosition position) : IMessageStore
 {
     internal const string LastMessageIdSql =
         """
-        SELECT MAX(COALESCE((SELECT MAX(id) FROM messages WHERE sender_id = @userId), 0),
-                   COALESCE((SELECT MAX(id) FROM messages WHERE receiver_id = @userId), 0))
+        SELECT MAX(COALESCE((SELECT MAX(id) FROM messages WHERE sender_id = @userId AND id <= @position), 0),
+                   COALESCE((SELECT MAX(id) FROM messages WHERE receiver_id = @userId AND id <= @position), 0))
         """;
 
     internal const string SyncSql =
@@ -16,9 +17,9 @@ public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
                s.id AS s_id, s.username AS s_username, s.full_name AS s_full_name, s.email AS s_email, s.avatar_version AS s_avatar_version,
                r.id AS r_id, r.username AS r_username, r.full_name AS r_full_name, r.email AS r_email, r.avatar_version AS r_avatar_version
         FROM (
-            SELECT * FROM (SELECT id FROM messages WHERE sender_id = @userId AND id > @afterMessageId ORDER BY id LIMIT @take)
+            SELECT * FROM (SELECT id FROM messages WHERE sender_id = @userId AND id > @afterMessageId AND id <= @position ORDER BY id LIMIT @take)
             UNION
-            SELECT * FROM (SELECT id FROM messages WHERE receiver_id = @userId AND id > @afterMessageId ORDER BY id LIMIT @take)
+            SELECT * FROM (SELECT id FROM messages WHERE receiver_id = @userId AND id > @afterMessageId AND id <= @position ORDER BY id LIMIT @take)
         ) ids
         JOIN messages m ON m.id = ids.id
         JOIN users s ON s.id = m.sender_id
@@ -30,7 +31,7 @@ public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
     internal const string HistorySql =
         """
         SELECT id, sender_id, receiver_id, body, created_at FROM messages
-        WHERE conversation_id = @conversationId AND id < @before
+        WHERE conversation_id = @conversationId AND id < @before AND id <= @position
         ORDER BY id DESC
         LIMIT @limit
         """;
@@ -42,9 +43,17 @@ public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
         WHERE cm.conversation_id = @conversationId
         """;
 
+    // The member row carries the newest message and the unread count as committed; past the stream position (a commit
+    // whose fsync is pending) the newest durable message and the unread count without the pending tail are read
+    // instead, and a conversation with no durable message yet is left out. The CASEs keep the common case (nothing
+    // pending) to the single-row joins.
     internal const string ListConversationsSql =
         """
-        SELECT cm.conversation_id, cm.unread_count, c.created_at,
+        SELECT cm.conversation_id, c.created_at,
+               CASE WHEN cm.last_message_id <= @position THEN cm.unread_count
+                    ELSE cm.unread_count - (SELECT COUNT(*) FROM messages p
+                                            WHERE p.conversation_id = cm.conversation_id AND p.id > @position
+                                              AND p.receiver_id = @userId AND p.id > cm.read_up_to) END AS unread_count,
                o.id AS other_id, o.username AS other_username, o.full_name AS other_full_name,
                o.email AS other_email, o.avatar_version AS other_avatar_version,
                m.id AS message_id, m.sender_id, m.body, m.created_at AS message_created_at,
@@ -52,7 +61,8 @@ public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
         FROM conversation_members cm
         JOIN conversations c ON c.id = cm.conversation_id
         JOIN users o ON o.id = cm.other_user_id
-        LEFT JOIN messages m ON m.id = cm.last_message_id
+        JOIN messages m ON m.id = CASE WHEN cm.last_message_id <= @position THEN cm.last_message_id
+                                       ELSE (SELECT MAX(d.id) FROM messages d WHERE d.conversation_id = cm.conversation_id AND d.id <= @position) END
         LEFT JOIN conversation_members rm ON rm.conversation_id = cm.conversation_id AND rm.user_id = m.receiver_id
         WHERE cm.user_id = @userId
         ORDER BY cm.last_message_id DESC
@@ -64,7 +74,7 @@ public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
         await using var connection = await db.OpenAsync(ct);
         // Two index lookups (sender, receiver) rather than one OR that would scan.
         return await connection.ExecuteScalarAsync<long>(
-            LastMessageIdSql, new { userId });
+            LastMessageIdSql, new { userId, position = position.Current });
     }
 
     public async Task<IReadOnlyList<Partner>> PartnersAsync(long userId, CancellationToken ct)
@@ -89,7 +99,7 @@ public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
         // One query: the member row carries ordering and unread count; the last message and the
         // receiver's read cursor (for is_read) are single-row joins.
         var rows = await connection.QueryAsync<ConversationRow>(
-            ListConversationsSql, new { userId, limit });
+            ListConversationsSql, new { userId, limit, position = position.Current });
         var me = await connection.QuerySingleAsync<string>("SELECT username FROM users WHERE id = @userId", new { userId });
         return rows.Select(r =>
         {
@@ -112,7 +122,7 @@ public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
         if (!members.Exists(m => m.UserId == userId)) return null;
 
         var rows = (await connection.QueryAsync<MessageRow>(
-            HistorySql, new { conversationId, before = before ?? long.MaxValue, limit })).AsList();
+            HistorySql, new { conversationId, before = before ?? long.MaxValue, limit, position = position.Current })).AsList();
         rows.Reverse();
         return rows.Select(r =>
         {
@@ -127,7 +137,7 @@ public sealed class SqliteMessageStore(SqliteDatabase db) : IMessageStore
         await using var connection = await db.OpenAsync(ct);
         // Each half is an index range scan ((sender_id, id) and (receiver_id, id)) stopped at limit + 1.
         var rows = (await connection.QueryAsync<SyncRow>(
-            SyncSql, new { userId, afterMessageId, take = limit + 1 })).AsList();
+            SyncSql, new { userId, afterMessageId, take = limit + 1, position = position.Current })).AsList();
         var hasMore = rows.Count > limit;
         if (hasMore) rows.RemoveAt(rows.Count - 1);
         var messages = rows.Select(r => new StoredMessage(

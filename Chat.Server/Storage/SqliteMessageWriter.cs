@@ -14,16 +14,19 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
 {
     private readonly SqliteDatabase _db;
     private readonly ICommitListener _listener;
+    private readonly StreamPosition _position;
+    private long _lastCommittedId; // the newest message id committed; written by the commit loop only
     private readonly ILogger<SqliteMessageWriter> _logger;
     private readonly int _maxBatch;
     private readonly Channel<WriteOp> _queue;
     private readonly Channel<WriteOp[]> _committed = Channel.CreateUnbounded<WriteOp[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private WriterSession? _session;
 
-    public SqliteMessageWriter(SqliteDatabase db, ICommitListener listener, IOptions<ChatOptions> options, ILogger<SqliteMessageWriter> logger)
+    public SqliteMessageWriter(SqliteDatabase db, ICommitListener listener, StreamPosition position, IOptions<ChatOptions> options, ILogger<SqliteMessageWriter> logger)
     {
         _db = db;
         _listener = listener;
+        _position = position;
         _logger = logger;
         _maxBatch = options.Value.MaxCommitBatch;
         _queue = Channel.CreateBounded<WriteOp>(new BoundedChannelOptions((int)Math.Min(int.MaxValue, Math.Max(1024, _maxBatch * 8L)))
@@ -112,6 +115,8 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
             return;
         }
 
+        foreach (var op in batch)
+            if (op.MessageId > _lastCommittedId) Volatile.Write(ref _lastCommittedId, op.MessageId);
         // Notifications leave on the dispatch loop, in commit order, while this loop commits the next batch.
         _committed.Writer.TryWrite([.. batch]);
     }
@@ -127,13 +132,16 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
         while (await _committed.Reader.WaitToReadAsync())
         {
             while (_committed.Reader.TryRead(out var batch)) ready.Add(batch);
-            // One fsync covers every batch committed so far; nobody hears of a write before it is on disk.
+            // One fsync covers every batch committed so far (read before the fsync starts, so it covers them); nobody
+            // hears of a write before it is on disk, and no read shows it before the stream position passes it.
+            var committedUpTo = Volatile.Read(ref _lastCommittedId);
             Exception? unsynced = null;
             if (_db.DurableAcks)
             {
                 try { _db.SyncWal(); }
                 catch (Exception e) { unsynced = e; LogSyncFailed(_logger, e); }
             }
+            if (unsynced is null) _position.Advance(committedUpTo);
             foreach (var batch in ready)
             {
                 foreach (var op in batch)
@@ -168,6 +176,8 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
 
     private abstract class WriteOp
     {
+        /// <summary>The message id this op committed (or found, for a repeated client_msg_id); 0 for none.</summary>
+        public virtual long MessageId => 0;
         public abstract void Execute(WriterSession session, long now);
         public abstract void Publish(ICommitListener listener);
         public abstract void Complete();
@@ -178,6 +188,8 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
     {
         private SendResult? _result;
         public TaskCompletionSource<SendResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override long MessageId => _result?.Message.Id ?? 0;
 
         public override void Execute(WriterSession session, long now)
         {
