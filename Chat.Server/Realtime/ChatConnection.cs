@@ -33,6 +33,8 @@ public sealed partial class ChatConnection
     private long _bytesTakenAtWindow;
     private long _framesTaken;           // frames and bytes the socket has taken, written by the writer loop only
     private long _bytesTaken;
+    private long _catchUpExpires;        // while a paged sync waits for the client's next page: when to stop holding
+    private long _catchUpCoveredUpTo;    // the last id the replay delivered
     private readonly int _maxFrameBytes;
     private readonly TimeSpan _closeTimeout;
     private readonly ILogger _logger;
@@ -84,8 +86,10 @@ public sealed partial class ChatConnection
     /// <summary>Bytes queued and not yet taken by the socket.</summary>
     public long QueuedBytes => _queue.Bytes;
 
-    private bool PastBound => _queue.Count > _queueLimit || _queue.Bytes > _queueBytes;
-    private bool PastHalfBound => _queue.Count >= _queueLimit / 2 || _queue.Bytes >= _queueBytes / 2;
+    // Frames held behind a sync replay count too: they wait for this client as much as the queued ones.
+    private bool PastBound => _queue.Count + _queue.HeldCount > _queueLimit || _queue.Bytes + _queue.HeldBytes > _queueBytes;
+    private bool PastHalfBound => _queue.Count + _queue.HeldCount >= _queueLimit / 2 || _queue.Bytes + _queue.HeldBytes >= _queueBytes / 2;
+    private bool QueuePastHalfBound => _queue.Count >= _queueLimit / 2 || _queue.Bytes >= _queueBytes / 2;
 
     /// <summary>
     /// Queues a frame without waiting. Returns false when it was not queued: the socket is closing, the frame is
@@ -147,14 +151,54 @@ public sealed partial class ChatConnection
     }
 
     /// <summary>
-    /// Queues a reply to this socket's own request (sync replay), waiting while the queue is past half its bound
-    /// so a large replay neither starves live frames nor makes the socket count as too slow.
+    /// Queues a reply to this socket's own request (a sync replay), ahead of live frames held by
+    /// <see cref="BeginCatchUp"/>, waiting while the queue is past half its bound so a large replay neither starves
+    /// live frames nor makes the socket count as too slow.
     /// </summary>
     public async ValueTask<bool> SendReplyAsync(OutboundFrame frame, CancellationToken ct)
     {
-        while (!IsClosing && PastHalfBound)
+        while (!IsClosing && QueuePastHalfBound)
             await Task.Delay(5, ct);
-        return Send(frame);
+        if (IsClosing || !_queue.TryWriteReply(frame)) return false;
+        return !CloseIfTooSlow();
+    }
+
+    /// <summary>
+    /// A <c>sync</c> starts: from now until <see cref="EndCatchUp"/> says there is no more, live frames (and those not
+    /// yet written) wait behind the replay, so each conversation's frames stay in ascending order on this socket
+    /// (contract, "Delivery guarantees").
+    /// </summary>
+    public void BeginCatchUp()
+    {
+        Volatile.Write(ref _catchUpExpires, 0);
+        _queue.Hold();
+    }
+
+    /// <summary>
+    /// A sync page was queued, ending at <paramref name="lastReplayed"/>. Without more, the held frames follow (less
+    /// those the replay covered). With more, they keep waiting for the client's next <c>sync</c>, which it sends at
+    /// once; if it does not within <see cref="ChatOptions.SlowConsumerTimeout"/> (at least a second),
+    /// <see cref="ReleaseExpiredCatchUp"/> lets them go.
+    /// </summary>
+    public void EndCatchUp(long lastReplayed, bool hasMore)
+    {
+        Volatile.Write(ref _catchUpCoveredUpTo, lastReplayed);
+        if (!hasMore)
+        {
+            _queue.Release(lastReplayed);
+            return;
+        }
+        var grace = _slowConsumerTimeout < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : _slowConsumerTimeout;
+        Volatile.Write(ref _catchUpExpires, _clock.GetTimestamp() + (long)(grace.TotalSeconds * _clock.TimestampFrequency));
+    }
+
+    /// <summary>Releases held frames when the client stopped paging (called once a second by <see cref="ConnectionSweeper"/>).</summary>
+    public void ReleaseExpiredCatchUp()
+    {
+        var expires = Volatile.Read(ref _catchUpExpires);
+        if (expires == 0 || _clock.GetTimestamp() < expires) return;
+        Volatile.Write(ref _catchUpExpires, 0);
+        _queue.Release(Volatile.Read(ref _catchUpCoveredUpTo));
     }
 
     /// <summary>Starts closing. With <paramref name="drain"/> the frames already queued go out first.</summary>

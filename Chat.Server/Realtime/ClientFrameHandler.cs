@@ -160,19 +160,35 @@ public sealed partial class ClientFrameHandler(
             ChatJson.Wire.TypingFrame, ephemeral: true));
     }
 
+    /// <summary>
+    /// Replays, up to the stream position, what the user sent or received after <c>after_message_id</c>, then
+    /// <c>sync_complete</c>. Live frames wait behind the replay (<see cref="ChatConnection.BeginCatchUp"/>) until a page
+    /// without more, so each conversation's frames stay in ascending order on this socket.
+    /// </summary>
     private async Task SyncAsync(ChatConnection connection, SyncFrame frame)
     {
         if (frame.Limit is < 1) throw ChatException.BadRequest("limit must be at least 1.");
         var limit = (int)Math.Min(frame.Limit ?? DefaultSyncLimit, MaxSyncLimit);
-        var (messages, hasMore) = await store.SyncAsync(connection.UserId, frame.AfterMessageId, limit, CancellationToken.None);
-        foreach (var m in messages)
+        connection.BeginCatchUp();
+        var (last, hasMore) = (frame.AfterMessageId, false);
+        try
         {
-            var mine = m.Sender.Id == connection.UserId;
-            if (!await connection.SendReplyAsync(Frames.Message(m, mine ? FrameTypes.MessageSent : FrameTypes.ChatMessage), CancellationToken.None)) return;
-            if (!mine && m.IsNewConversation && !await connection.SendReplyAsync(Frames.ConversationRefresh(m), CancellationToken.None)) return;
+            var (messages, more) = await store.SyncAsync(connection.UserId, frame.AfterMessageId, limit, CancellationToken.None);
+            foreach (var m in messages)
+            {
+                var mine = m.Sender.Id == connection.UserId;
+                if (!await connection.SendReplyAsync(Frames.Message(m, mine ? FrameTypes.MessageSent : FrameTypes.ChatMessage), CancellationToken.None)) return;
+                if (!mine && m.IsNewConversation && !await connection.SendReplyAsync(Frames.ConversationRefresh(m), CancellationToken.None)) return;
+                last = m.Id;
+            }
+            hasMore = more;
+            await connection.SendReplyAsync(OutboundFrame.Of(new SyncCompleteFrame(last, hasMore), ChatJson.Wire.SyncCompleteFrame), CancellationToken.None);
         }
-        var last = messages.Count > 0 ? messages[^1].Id : frame.AfterMessageId;
-        await connection.SendReplyAsync(OutboundFrame.Of(new SyncCompleteFrame(last, hasMore), ChatJson.Wire.SyncCompleteFrame), CancellationToken.None);
+        finally
+        {
+            // A failed replay (the database is down) lets the held frames go: the client retries its sync.
+            connection.EndCatchUp(last, hasMore);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Handling a client frame failed")]

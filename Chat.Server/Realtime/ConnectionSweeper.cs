@@ -4,7 +4,8 @@ namespace Chat.Server.Realtime;
 
 /// <summary>
 /// Looks at every open socket once a second and closes (1008) those whose token has expired and those that count
-/// as too slow to read (<see cref="ChatConnection.CloseIfTooSlow"/>) although no new frame came to judge them by.
+/// as too slow to read (<see cref="ChatConnection.CloseIfTooSlow"/>) although no new frame came to judge them by, and
+/// lets go of live frames held for a paged <c>sync</c> the client did not continue (<see cref="ChatConnection.ReleaseExpiredCatchUp"/>).
 /// One timer for all sockets instead of one per socket: a timer and its cancellation source were ~300 bytes of
 /// every idle socket.
 /// </summary>
@@ -25,7 +26,7 @@ public sealed class ConnectionSweeper(ConnectionRegistry registry, TimeProvider 
                 {
                     if (connection.IsClosing) continue;
                     if (connection.TokenExpiresAt <= now) connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false);
-                    else connection.CloseIfTooSlow();
+                    else if (!connection.CloseIfTooSlow()) connection.ReleaseExpiredCatchUp();
                 }
             }
         }

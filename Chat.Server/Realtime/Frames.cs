@@ -10,11 +10,11 @@ public static class Frames
     public static OutboundFrame Message(StoredMessage m, string type) => OutboundFrame.Of(
         new MessageFrame(type, m.Body, m.Sender.Username, m.Receiver.Username, m.Id, m.CreatedAt, m.ConversationId,
             m.IsNewConversation, m.Sender.DisplayName, m.Sender.Email, m.Receiver.DisplayName, m.Receiver.Email),
-        ChatJson.Wire.MessageFrame);
+        ChatJson.Wire.MessageFrame, storedMessageId: m.Id);
 
     public static OutboundFrame ConversationRefresh(StoredMessage m) => OutboundFrame.Of(
         new ConversationRefreshFrame(m.ConversationId, m.Sender.Username, m.Sender.DisplayName, m.Sender.Email, m.CreatedAt),
-        ChatJson.Wire.ConversationRefreshFrame);
+        ChatJson.Wire.ConversationRefreshFrame, storedMessageId: m.Id);
 
     public static OutboundFrame Ack(string? clientMsgId, StoredMessage m) => OutboundFrame.Of(
         new AckFrame(clientMsgId, m.Id, m.ConversationId, m.CreatedAt, m.IsNewConversation),

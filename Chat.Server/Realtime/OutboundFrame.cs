@@ -7,9 +7,11 @@ namespace Chat.Server.Realtime;
 
 /// <summary>
 /// One serialized frame. The same immutable bytes are shared by every socket it goes to.
-/// Ephemeral frames (typing, presence) are the first shed when a socket falls behind.
+/// Ephemeral frames (typing, presence) are the first shed when a socket falls behind. <paramref name="StoredMessageId"/>
+/// is the message id of a stored-message frame (<c>chat_message</c>, <c>message_sent</c>, <c>conversation_refresh</c>,
+/// the frames a <c>sync</c> replays), 0 for every other frame: a live one a replay already covered is dropped.
 /// </summary>
-public readonly record struct OutboundFrame(byte[] Payload, bool Ephemeral = false)
+public readonly record struct OutboundFrame(byte[] Payload, bool Ephemeral = false, long StoredMessageId = 0)
 {
     private const int KeptBufferBytes = 64 * 1024;
 
@@ -20,7 +22,7 @@ public readonly record struct OutboundFrame(byte[] Payload, bool Ephemeral = fal
     [ThreadStatic] private static Utf8JsonWriter? t_writer;
 
     /// <summary>Serializes a frame once, as raw UTF-8 JSON, into a payload of exactly its length.</summary>
-    public static OutboundFrame Of<T>(T frame, JsonTypeInfo<T> typeInfo, bool ephemeral = false)
+    public static OutboundFrame Of<T>(T frame, JsonTypeInfo<T> typeInfo, bool ephemeral = false, long storedMessageId = 0)
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
         var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
@@ -34,6 +36,6 @@ public readonly record struct OutboundFrame(byte[] Payload, bool Ephemeral = fal
             t_buffer = null;
             t_writer = null;
         }
-        return new(payload, ephemeral);
+        return new(payload, ephemeral, storedMessageId);
     }
 }

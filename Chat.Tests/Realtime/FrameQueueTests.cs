@@ -28,6 +28,27 @@ public sealed class FrameQueueTests
     }
 
     [Test]
+    public void WhileHeldOnlyRepliesReachTheReaderAndOnReleaseTheHeldFollowLessWhatTheReplayCovered()
+    {
+        var queue = new FrameQueue();
+        queue.TryWrite(new OutboundFrame("live 5"u8.ToArray(), StoredMessageId: 5));   // queued before the sync
+        queue.Hold();
+        Assert.That((queue.Count, queue.HeldCount), Is.EqualTo((0, 1)), "what the reader had not taken waits too");
+        queue.TryWrite(new OutboundFrame("live 7"u8.ToArray(), StoredMessageId: 7));
+        queue.TryWrite(Frame("presence"));
+        queue.TryWrite(new OutboundFrame("live 9"u8.ToArray(), StoredMessageId: 9));
+        queue.TryWriteReply(new OutboundFrame("replay 5"u8.ToArray(), StoredMessageId: 5));
+        queue.TryWriteReply(new OutboundFrame("replay 7"u8.ToArray(), StoredMessageId: 7));
+        queue.TryWriteReply(Frame("sync_complete"));
+        queue.Release(coveredUpTo: 7);
+
+        var read = new List<string>();
+        while (queue.TryRead(out var frame)) read.Add(Encoding.UTF8.GetString(frame.Payload));
+        Assert.That(read, Is.EqualTo(new[] { "replay 5", "replay 7", "sync_complete", "presence", "live 9" }));
+        Assert.That(queue.HeldCount, Is.Zero);
+    }
+
+    [Test]
     public async Task AWaitingReaderIsWokenByAWriteAndReadsInOrder()
     {
         var queue = new FrameQueue();
