@@ -39,6 +39,8 @@ public sealed class WebSocketFuzzTests
         {
             ["Chat:MaxFrameBytes"] = MaxFrameBytes.ToString(),
             ["Chat:MaxMessageLength"] = MaxMessageLength.ToString(),
+            // The fuzzer never pages a sync that has more: live frames wait behind it for this long (at least 1 s).
+            ["Chat:SlowConsumerTimeout"] = "00:00:01",
         });
         var fuzzer = await app.RegisterAsync("fuzzer");
         await app.RegisterAsync("target");
