@@ -118,13 +118,17 @@ async function startApp() {
   ui.appView.hidden = false;
   renderMe();
   updateNotifyButton();
+  // Socket first, then the state over HTTP: whatever happens after the socket is registered comes on it, and the
+  // sync cursor moves only with socket frames (protocol.md, "Writing a client"). Should the socket not come up,
+  // the sidebar loads anyway after a few seconds.
+  client.connect();
+  await Promise.race([client.whenConnected(), new Promise((resolve) => setTimeout(resolve, 5000))]);
   try {
     const { conversations } = await client.conversations();
     mergeConversations(conversations);
   } catch (err) {
     if (err?.code === 'unauthorized') return;
   }
-  client.connect();
   ui.searchInput.focus();
 }
 

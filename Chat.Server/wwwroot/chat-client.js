@@ -9,8 +9,9 @@
  * const chat = new ChatClient();                 // same origin; or new ChatClient({ baseUrl: 'https://chat.example' })
  * if (!chat.token) await chat.login('purnaacharya', 'correct horse');
  * chat.addEventListener('message', (e) => console.log(e.detail));   // every new message, exactly once
- * const { conversations } = await chat.conversations();             // also raises the sync watermark
  * chat.connect();                                // WebSocket with reconnect + sync
+ * await chat.whenConnected();                    // then load state: the socket already carries what comes after
+ * const { conversations } = await chat.conversations();
  * const ack = await chat.send('sishirbhusal', 'Hello');              // resolves on `ack`, rejects on `error`
  * ```
  *
@@ -18,8 +19,11 @@
  * - HTTP calls with the bearer token; errors become {@link ChatApiError} carrying the problem-details `code`.
  * - The token is kept in `sessionStorage` (per tab), so a reload stays logged in.
  * - One WebSocket (`/ws?token=…`, as browsers cannot set headers) that reconnects with exponential backoff and
- *   full jitter, pings the server to notice dead connections, and after every (re)connect sends `sync` from the
- *   last `message_id` it saw (paging while `has_more`).
+ *   full jitter, pings the server to notice dead connections, and after every reconnect sends `sync` from its
+ *   cursor (paging while `has_more`). The cursor moves only with frames received on the socket (`chat_message`,
+ *   `message_sent`, `sync_complete`), never with an HTTP answer: a message sent over HTTP while the socket was
+ *   down does not make the next `sync` skip what arrived meanwhile. The first socket starts the cursor at its
+ *   `connected.last_message_id`, so load state over HTTP after {@link ChatClient#whenConnected}.
  * - De-duplication by `message_id`: a message that arrives live and again in a replay is reported once.
  * - Typed events: one `CustomEvent` per frame type, named after it (`connected`, `chat_message`, `message_sent`,
  *   `conversation_refresh`, `ack`, `messages_read`, `typing`, `presence`, `sync_complete`, `pong`, `error`),
@@ -137,8 +141,10 @@ export class ChatClient extends EventTarget {
     this._open = false;          // `connected` frame received on the current socket
 
     this._seen = new Set();      // message ids already reported
-    this._cursor = 0;            // safe point to sync from: every message <= cursor has been seen
-    this._maxSeen = 0;           // largest id seen (may be ahead of the cursor during a sync)
+    this._cursor = 0;            // safe point to sync from: every message <= cursor came on a socket
+    this._hasCursor = false;     // false until the first `connected` (which starts the cursor)
+    this._socketMax = 0;         // largest message id received on a socket (live or replayed)
+    this._maxSeen = 0;           // largest id seen anywhere, HTTP answers included (never used to sync from)
     this._syncing = false;
 
     /** client_msg_id -> in-flight send */
@@ -206,7 +212,8 @@ export class ChatClient extends EventTarget {
     this._setToken(null);
     this.user = null;
     this._seen.clear();
-    this._cursor = this._maxSeen = 0;
+    this._cursor = this._socketMax = this._maxSeen = 0;
+    this._hasCursor = false;
   }
 
   // ---------------------------------------------------------------- HTTP API
@@ -409,13 +416,25 @@ export class ChatClient extends EventTarget {
   }
 
   /**
-   * Raises the watermark `sync` starts from (e.g. with ids loaded over HTTP). Ids never go backwards.
+   * Records an id seen outside the socket (e.g. loaded over HTTP) for {@link ChatClient#lastMessageId}. It does not
+   * move the sync cursor: only frames received on the socket do.
    * @param {number} id
    */
   noteMessageId(id) {
-    if (!(id > 0)) return;
     if (id > this._maxSeen) this._maxSeen = id;
+  }
+
+  /** A `chat_message` or `message_sent` came on the socket: outside a replay, the cursor moves past it. */
+  _receivedOnSocket(id) {
+    if (!(id > 0)) return;
+    if (id > this._socketMax) this._socketMax = id;
     if (!this._syncing && id > this._cursor) this._cursor = id;
+  }
+
+  /** Resolves once a socket is open and past its `connected` frame (at once when it already is). */
+  whenConnected() {
+    if (this._open) return Promise.resolve();
+    return new Promise((resolve) => this.addEventListener('connected', () => resolve(), { once: true }));
   }
 
   _wsUrl() {
@@ -522,12 +541,18 @@ export class ChatClient extends EventTarget {
         this._startPing();
         // Re-send what was never answered on the old socket (same client_msg_id: idempotent).
         for (const entry of this._pending.values()) if (entry.socket !== 'http' && entry.socket !== this._ws) this._transmit(entry);
+        if (!this._hasCursor) {
+          // The first socket: the app loads its state over HTTP from here on, so the cursor starts where it stands.
+          this._hasCursor = true;
+          this._cursor = Math.max(this._cursor, frame.last_message_id);
+        }
         if (frame.last_message_id > this._cursor) this._requestSync(this._cursor);
         else this._emit('synced', { last_message_id: this._cursor, replayed: false });
         return;
       }
       case 'chat_message':
       case 'message_sent':
+        this._receivedOnSocket(frame.message_id);
         this._reportMessage(frame);
         this._emit(frame.type, frame);
         return;
@@ -547,9 +572,9 @@ export class ChatClient extends EventTarget {
           this._cursor = Math.max(this._cursor, frame.last_message_id);
           this._requestSync(this._cursor);
         } else {
-          // Everything up to the replay's end was replayed, and everything after arrived live.
+          // Everything up to the replay's end was replayed, and everything after arrived live (behind it).
           this._syncing = false;
-          this._cursor = Math.max(this._cursor, frame.last_message_id, this._maxSeen);
+          this._cursor = Math.max(this._cursor, frame.last_message_id, this._socketMax);
           this._emit('synced', { last_message_id: this._cursor, replayed: true });
         }
         return;

@@ -113,6 +113,44 @@ public sealed class WebClientTests : BrowserTestBase
     }
 
     [Test]
+    public async Task ASendOverHttpWhileTheSocketIsDown_DoesNotHideTheMessagesThatArrivedMeanwhile()
+    {
+        var aliceUser = await App.RegisterAsync("alice", "Alice Archer");
+        var bobUser = await App.RegisterAsync("bob", "Bob Builder");
+        await aliceUser.SendAsync("bob", "before the cut");
+        var bob = await OpenBrowserAsync("bob");
+        var socketDown = new[] { false };
+        // While "down", every new socket of B's page is closed at once (HTTP keeps working), as on a flaky network.
+        await bob.RouteWebSocketAsync(new System.Text.RegularExpressions.Regex("/ws"), ws =>
+        {
+            if (Volatile.Read(ref socketDown[0])) _ = ws.CloseAsync(new() { Code = 1011, Reason = "down" });
+            else ws.ConnectToServer();
+        });
+        await LoginOnPageAsync(bob, bobUser);
+        await ExpectOnlineAsync(bob);
+        await ConversationItem(bob, "alice").ClickAsync();
+        await Assertions.Expect(Messages(bob)).ToHaveCountAsync(1);
+
+        Volatile.Write(ref socketDown[0], true);
+        var registry = App.Services.GetRequiredService<ConnectionRegistry>();
+        foreach (var socket in registry.All().Where(c => c.Username == "bob").ToList()) socket.Close(1011, "test", drain: false);
+        await Assertions.Expect(bob.Locator("#conn-status")).Not.ToHaveAttributeAsync("data-state", "open");
+
+        // A's messages arrive while B's socket is down; then B sends, over HTTP, a message with a larger id.
+        await aliceUser.SendAsync("bob", "while away 1");
+        await aliceUser.SendAsync("bob", "while away 2");
+        await SendAsync(bob, "sent over http");
+        await Assertions.Expect(bob.Locator("#messages .msg.own:not([data-status=\"pending\"])")).ToHaveCountAsync(1);
+
+        // The socket comes back: sync starts from the last frame the socket brought, not from the HTTP receipt.
+        Volatile.Write(ref socketDown[0], false);
+        await ExpectOnlineAsync(bob);
+        await Assertions.Expect(bob.Locator("#messages .msg .text")).ToHaveTextAsync(["before the cut", "while away 1", "while away 2", "sent over http"]);
+        await bob.WaitForTimeoutAsync(300);
+        Assert.That(await MessageTextsAsync(bob), Is.EqualTo(new[] { "before the cut", "while away 1", "while away 2", "sent over http" }), "each once, in order");
+    }
+
+    [Test]
     public async Task HostileMessageText_RendersAsText()
     {
         var aliceUser = await App.RegisterAsync("alice", "<b>Alice</b><img src=x onerror=window.__xss=3>");
