@@ -263,8 +263,8 @@ export class ChatClient extends EventTarget {
   }
 
   /**
-   * The caller's conversations, newest activity first. Raises the sync watermark to the newest message listed,
-   * so load this before `connect()` to avoid replaying the whole history.
+   * The caller's conversations, newest activity first. Load them after {@link ChatClient#whenConnected}: what
+   * happens after the socket is registered comes on it, so nothing falls between the list and the live frames.
    * @param {{limit?: number}} [opts]
    * @returns {Promise<{conversations: Array<{conversation_id: number, other_user: User, last_message: Message|null, unread_count: number, created_at: number}>}>}
    */
