@@ -6,7 +6,7 @@ using Chat.Server.Realtime;
 using Chat.Server.Storage;
 using Chat.Server.Users;
 using Dapper;
-using Microsoft.AspNetCore.Identity;
+using Chat.Server.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Chat.Server;
@@ -59,9 +59,9 @@ public static partial class ChatHost
         return app;
     }
 
+    /// <summary>Every service of the server, one area (folder) at a time.</summary>
     public static IServiceCollection AddChat(this IServiceCollection services, IConfiguration configuration)
     {
-        DefaultTypeMap.MatchNamesWithUnderscores = true;
         // Contract section 1: ConnectionStrings:Redis joins a cluster. This version has no cluster mode, so the setting
         // cannot work and is refused rather than ignored.
         if (!string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis")))
@@ -74,22 +74,7 @@ public static partial class ChatHost
         services.AddSecretFreeLogging();
         services.AddTrustedProxies(configuration);
 
-        // Kestrel limits are set on purpose, not left to defaults: bodies are small JSON or one avatar. The
-        // Kestrel:Limits section is bound over them, so an operator's setting always wins.
-        services.AddOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>()
-            .Configure<IOptions<ChatOptions>>((kestrel, chat) =>
-            {
-                kestrel.Limits.MaxRequestBodySize = chat.Value.MaxAvatarBytes + 64 * 1024;
-                kestrel.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
-                kestrel.Limits.MaxRequestLineSize = 8 * 1024;
-                kestrel.AddServerHeader = false;
-                Hosting.KestrelLimitsSettings.Bind(configuration, kestrel.Limits);
-                Hosting.ConnectionCaps.Apply(kestrel.Limits, configuration.GetSection(Hosting.KestrelLimitsSettings.Section), chat.Value.WebSocketFastPath, Hosting.ConnectionCaps.ReadOpenFileLimit());
-                if (chat.Value.WebSocketFastPath)
-                    kestrel.ConfigureEndpointDefaults(listen => listen.Use(next =>
-                        ActivatorUtilities.CreateInstance<WebSocketFastPath>(listen.ApplicationServices, next, kestrel.Limits.KeepAliveTimeout).OnConnectionAsync));
-            });
-
+        services.AddChatKestrel(configuration);
         services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, ChatJson.Wire);
@@ -98,40 +83,10 @@ public static partial class ChatHost
         services.AddChatProblemDetails();
         services.AddOpenApi();
 
-        services.AddAuthentication(TokenAuthenticationHandler.SchemeName)
-            .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, TokenAuthenticationHandler>(TokenAuthenticationHandler.SchemeName, null);
-        services.AddAuthorization();
-
-        // Storage
-        services.AddSingleton<SqliteDatabase>();
-        services.AddSingleton<SqliteUserStore>();
-        services.AddSingleton<IUserStore>(sp => new CachingUserStore(sp.GetRequiredService<SqliteUserStore>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<ITokenStore>(sp => sp.GetRequiredService<SqliteUserStore>());
-        services.AddSingleton<StreamPosition>();
-        services.AddSingleton<IMessageStore, SqliteMessageStore>();
-        services.AddSingleton<SqliteMessageWriter>();
-        services.AddSingleton<IMessageWriter>(sp => sp.GetRequiredService<SqliteMessageWriter>());
-        services.AddHostedService(sp => sp.GetRequiredService<SqliteMessageWriter>());
-        services.AddHostedService<WalCheckpointer>();
-
-        // Auth
-        services.AddSingleton<IPasswordHasher<UserRow>, PasswordHasher<UserRow>>();
-        services.AddSingleton<PasswordService>();
-        services.AddSingleton<TokenService>();
-        services.AddSingleton<LoginThrottle>();
-
-        // Messaging and realtime
-        services.AddSingleton<SendRateLimiter>();
-        services.AddSingleton<SendMessageHandler>();
-        services.AddSingleton<ReadHandler>();
-        services.AddSingleton<ConnectionRegistry>();
-        services.AddSingleton<IDelivery, LocalDelivery>();
-        services.AddSingleton<ICommitListener, MessageDispatcher>();
-        services.AddSingleton<PresenceNotifier>();
-        services.AddSingleton<ClientFrameHandler>();
-        services.AddSingleton<ChatSession>();
-        services.AddSingleton<OutboundBudget>();
-        services.AddHostedService<ConnectionSweeper>();
+        services.AddChatAuth();
+        services.AddChatStorage();
+        services.AddChatMessaging();
+        services.AddChatRealtime();
         return services;
     }
 
@@ -140,14 +95,7 @@ public static partial class ChatHost
         // Settings first: a bad one stops here, before the database is touched.
         var options = app.Services.GetRequiredService<IOptions<ChatOptions>>().Value;
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Chat.Server");
-        var database = app.Services.GetRequiredService<SqliteDatabase>();
-        using (var connection = database.Open())
-        {
-            Migrations.Apply(connection, logger);
-            // What a crash left in the WAL is made durable before anything is shown, then it is the stream position.
-            database.SyncWalOnStart();
-            app.Services.GetRequiredService<StreamPosition>().Advance(connection.ExecuteScalar<long?>("SELECT MAX(id) FROM messages") ?? 0);
-        }
+        app.Services.InitializeChatStorage(logger);
 
         var registry = app.Services.GetRequiredService<ConnectionRegistry>();
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
