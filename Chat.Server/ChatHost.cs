@@ -87,6 +87,7 @@ public static partial class ChatHost
         services.AddChatStorage();
         services.AddChatMessaging();
         services.AddChatRealtime();
+        services.AddChatHealth();
         return services;
     }
 
@@ -124,31 +125,11 @@ public static partial class ChatHost
         app.UseAuthorization();
 
         app.MapOpenApi();
-        app.MapGet("/healthz", HealthAsync).WithTags("Health").Produces(200).ProducesProblem(503);
+        app.MapChatHealth();
         app.MapAuth();
         app.MapUsers();
         app.MapMessaging();
         app.MapChatWebSocket();
         return app;
-    }
-
-    private static async Task<IResult> HealthAsync(SqliteDatabase db, CancellationToken ct)
-    {
-        try
-        {
-            await using var connection = await db.OpenAsync(ct);
-            await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM schema_version");
-            // Readers keep working while another process holds the write lock, so probe the lock too:
-            // a server that cannot commit is not healthy.
-            // Separate commands: PRAGMA busy_timeout returns a row, and the provider then swallows the error of a
-            // later statement in the same command (BEGIN IMMEDIATE's "database is locked").
-            await connection.ExecuteScalarAsync<long>("PRAGMA busy_timeout=1000");
-            await connection.ExecuteAsync("BEGIN IMMEDIATE; ROLLBACK;", commandTimeout: 1);
-            return TypedResults.Text("{\"status\":\"healthy\"}", "application/json");
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            return Problems.Create(503, ErrorCodes.Internal, "The database cannot be reached or is locked.");
-        }
     }
 }

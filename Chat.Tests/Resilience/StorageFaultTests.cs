@@ -77,6 +77,8 @@ public sealed class StorageFaultTests
             Assert.That(error.Str("client_msg_id"), Is.EqualTo("fault-ws"));
 
             Assert.That(await HealthAsync(), Is.EqualTo(HttpStatusCode.ServiceUnavailable), "/healthz must report a database that cannot commit");
+            using (var client = _app.CreateClient())
+                await Chat.Tests.Hardening.HostileInput.AssertProblemAsync(await client.GetAsync("/healthz"), 503, "internal", "/healthz while the database is locked");
             // Nobody was told about a message that does not exist.
             Assert.That(await receiverSocket.DrainAsync(), Has.None.Matches<JsonObject>(f => f.Type() == "chat_message"));
             Assert.That(await senderSocket.DrainAsync(), Has.None.Matches<JsonObject>(f => f.Type() is "message_sent" or "ack"));
