@@ -5,7 +5,6 @@ using Chat.Server.Messaging;
 using Chat.Server.Realtime;
 using Chat.Server.Storage;
 using Chat.Server.Users;
-using Dapper;
 using Chat.Server.Hosting;
 using Microsoft.Extensions.Options;
 
