@@ -33,7 +33,7 @@ public sealed partial class ChatConnection
     private long _bytesTakenAtWindow;
     private long _framesTaken;           // frames and bytes the socket has taken, written by the writer loop only
     private long _bytesTaken;
-    private long _catchUpExpires;        // while a paged sync waits for the client's next page: when to stop holding
+    private long _catchUpPagedAt;        // while a paged sync waits for the client's next page: when the page ended; else 0
     private long _catchUpCoveredUpTo;    // the last id the replay delivered
     private readonly int _maxFrameBytes;
     private readonly TimeSpan _closeTimeout;
@@ -170,7 +170,7 @@ public sealed partial class ChatConnection
     /// </summary>
     public void BeginCatchUp()
     {
-        Volatile.Write(ref _catchUpExpires, 0);
+        Volatile.Write(ref _catchUpPagedAt, 0);
         _queue.Hold();
     }
 
@@ -188,16 +188,16 @@ public sealed partial class ChatConnection
             _queue.Release(lastReplayed);
             return;
         }
-        var grace = _slowConsumerTimeout < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : _slowConsumerTimeout;
-        Volatile.Write(ref _catchUpExpires, _clock.GetTimestamp() + (long)(grace.TotalSeconds * _clock.TimestampFrequency));
+        Volatile.Write(ref _catchUpPagedAt, _clock.GetTimestamp());
     }
 
     /// <summary>Releases held frames when the client stopped paging (called once a second by <see cref="ConnectionSweeper"/>).</summary>
     public void ReleaseExpiredCatchUp()
     {
-        var expires = Volatile.Read(ref _catchUpExpires);
-        if (expires == 0 || _clock.GetTimestamp() < expires) return;
-        Volatile.Write(ref _catchUpExpires, 0);
+        var pagedAt = Volatile.Read(ref _catchUpPagedAt);
+        var grace = _slowConsumerTimeout < TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : _slowConsumerTimeout;
+        if (pagedAt == 0 || _clock.GetElapsedTime(pagedAt) < grace) return;
+        Volatile.Write(ref _catchUpPagedAt, 0);
         _queue.Release(Volatile.Read(ref _catchUpCoveredUpTo));
     }
 
@@ -316,7 +316,6 @@ public sealed partial class ChatConnection
 
                 buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
                 var count = 0;
-                var tooBig = false;
                 var result = peek;
                 while (!result.EndOfMessage)
                 {
@@ -336,25 +335,20 @@ public sealed partial class ChatConnection
                     {
                         // Past the limit (RFC 6455 section 7.4.1, 1009): close as soon as it is passed; the rest of the
                         // message is read into the same buffer and dropped, so memory stays bounded and a read always has room.
-                        if (!tooBig) Close(CloseCodes.MessageTooBig, "message too big", drain: false);
-                        tooBig = true;
+                        Close(CloseCodes.MessageTooBig, "message too big", drain: false);
                         count = 0;
                     }
                 }
-                if (count > _maxFrameBytes) tooBig = true;
 
                 var message = buffer.AsMemory(0, count);
                 if (IsClosing)
                 {
-                    // We already sent our close; read on only to see the peer's.
+                    // We already sent our close (a message past the limit is closed 1009 above, as soon as it passes);
+                    // read on only to see the peer's.
                 }
                 else if (result.MessageType == WebSocketMessageType.Binary)
                 {
                     Close(CloseCodes.UnsupportedData, "binary messages are not supported", drain: false);
-                }
-                else if (tooBig)
-                {
-                    Close(CloseCodes.MessageTooBig, "message too big", drain: false);
                 }
                 else if (!Utf8.IsValid(message.Span))
                 {
