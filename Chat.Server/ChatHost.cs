@@ -92,17 +92,9 @@ public static partial class ChatHost
 
     public static WebApplication UseChat(this WebApplication app)
     {
-        // Settings first: a bad one stops here, before the database is touched.
+        // Settings first: a bad one stops here, before the database is touched (StorageInitializer migrates at start).
         var options = app.Services.GetRequiredService<IOptions<ChatOptions>>().Value;
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Chat.Server");
-        app.Services.InitializeChatStorage(logger);
-
-        var registry = app.Services.GetRequiredService<ConnectionRegistry>();
-        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        lifetime.ApplicationStarted.Register(app.Services.GetRequiredService<StartupFailure>().Started);
-        // Runs before Kestrel stops: sockets finish their in-flight sends, then close with 1001, and
-        // Kestrel's own shutdown waits for them.
-        lifetime.ApplicationStopping.Register(() => registry.ShutdownAsync(options.CloseTimeout).Wait(options.CloseTimeout * 2));
+        app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(app.Services.GetRequiredService<StartupFailure>().Started);
 
         app.UseTrustedProxies(options);
         app.UseRequestLog();

@@ -46,6 +46,8 @@ public sealed partial class ChatConnection
     private volatile bool _acceptingSends = true;
     private volatile bool _receiveRefused;
     private readonly TaskCompletionSource _closeRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _roomForReply;   // set while a reply waits for the queue to drop below half its bound
+    private TaskCompletionSource? _sendsDrained;   // set while a graceful close waits for the sends in flight
 
     /// <param name="budget">The server-wide outbound budget; null (tests) counts nothing server-wide.</param>
     /// <param name="clock">Measures how long the queue stays past its bound; the system clock when null.</param>
@@ -158,7 +160,14 @@ public sealed partial class ChatConnection
     public async ValueTask<bool> SendReplyAsync(OutboundFrame frame, CancellationToken ct)
     {
         while (!IsClosing && QueuePastHalfBound)
-            await Task.Delay(5, ct);
+        {
+            // Woken by the writer loop once the client has taken enough (or by a close); checked again after the
+            // waiter is published, so a wake-up between the check and the publish is not missed.
+            var room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Interlocked.Exchange(ref _roomForReply, room)?.TrySetResult();
+            if (IsClosing || !QueuePastHalfBound) break;
+            await room.Task.WaitAsync(ct);
+        }
         if (IsClosing || !_queue.TryWriteReply(frame)) return false;
         return !CloseIfTooSlow();
     }
@@ -211,22 +220,30 @@ public sealed partial class ChatConnection
         // Not drained: what waits is dropped now, not when the writer wakes (it may be stuck on a peer that never reads).
         if (!drain) _queue.Clear();
         _closeRequested.TrySetResult();
+        Interlocked.Exchange(ref _roomForReply, null)?.TrySetResult();
     }
 
     /// <summary>Graceful shutdown: stop taking sends, let those in flight be acknowledged, then close after the queue drains.</summary>
     public async Task CloseGracefullyAsync(int status, string reason, TimeSpan timeout)
     {
         _acceptingSends = false;
-        var started = _clock.GetTimestamp();
-        while (_inFlight.CurrentCount < _maxInFlight && _clock.GetElapsedTime(started) < timeout)
-            await Task.Delay(10);
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Published before the count is read, and EndSend reads it after releasing: one of the two sees the other.
+        Interlocked.Exchange(ref _sendsDrained, drained);
+        if (_inFlight.CurrentCount == _maxInFlight) drained.TrySetResult();
+        try { await drained.Task.WaitAsync(timeout, _clock); }
+        catch (TimeoutException) { /* close anyway: what is still in flight is committed, and its client_msg_id finds it */ }
         Close(status, reason, drain: true);
     }
 
     /// <summary>Waits for room to start one more concurrent send; the receive loop stops reading meanwhile (backpressure).</summary>
     public Task BeginSendAsync(CancellationToken ct) => _inFlight.WaitAsync(ct);
 
-    public void EndSend() => _inFlight.Release();
+    public void EndSend()
+    {
+        _inFlight.Release();
+        if (_inFlight.CurrentCount == _maxInFlight) Volatile.Read(ref _sendsDrained)?.TrySetResult();
+    }
 
     /// <summary>Runs both loops until the socket is closed; <paramref name="preamble"/> frames go out before anything queued.</summary>
     public async Task RunAsync(Task<IReadOnlyList<OutboundFrame>> preamble, Func<ChatConnection, ReadOnlyMemory<byte>, ValueTask> onFrame, CancellationToken aborted)
@@ -245,9 +262,10 @@ public sealed partial class ChatConnection
         }
         // What is left gets the close timeout, then the socket is aborted (SignalR does the same).
         var both = Task.WhenAll(reader, writer);
-        if (await Task.WhenAny(both, Task.Delay(_closeTimeout, CancellationToken.None)) != both)
-            _socket.Abort();
-        try { await both; } catch { /* both loops log their own faults */ }
+        try { await both.WaitAsync(_closeTimeout, _clock); }
+        catch (TimeoutException) { _socket.Abort(); }
+        catch { /* both loops log their own faults */ }
+        try { await both; } catch { /* as above */ }
 
         // A receive the framework refused itself (over Kestrel: a text message that is not UTF-8) has sent its
         // close frame (1007) and aborted the socket. Returning now lets the host tear the connection down before
@@ -255,7 +273,7 @@ public sealed partial class ChatConnection
         // to read it and hang up.
         if (_receiveRefused && !aborted.IsCancellationRequested)
         {
-            try { await Task.Delay(_closeTimeout, aborted); }
+            try { await Task.Delay(_closeTimeout, _clock, aborted); }
             catch (OperationCanceledException) { /* the peer hung up */ }
         }
     }
@@ -278,6 +296,8 @@ public sealed partial class ChatConnection
                     // The client took it (CloseIfTooSlow judges by these).
                     Volatile.Write(ref _framesTaken, _framesTaken + 1);
                     Volatile.Write(ref _bytesTaken, _bytesTaken + frame.Payload.Length);
+                    if (Volatile.Read(ref _roomForReply) is not null && !QueuePastHalfBound)
+                        Interlocked.Exchange(ref _roomForReply, null)?.TrySetResult();
                 }
                 if (_discardQueue) break;
             }

@@ -131,9 +131,8 @@ public sealed partial class ClientFrameHandler(
     {
         try
         {
-            // The ack is queued by the writer right after message_sent, in commit order.
-            await sends.SendAsync(connection.UserId, frame.Receiver, frame.Message, frame.ClientMsgId,
-                result => connection.Send(Frames.Ack(frame.ClientMsgId, result.Message)), CancellationToken.None);
+            // The publisher queues the ack on this socket right after message_sent, in commit order.
+            await sends.SendAsync(connection.UserId, frame.Receiver, frame.Message, frame.ClientMsgId, connection, CancellationToken.None);
         }
         catch (ChatException e)
         {

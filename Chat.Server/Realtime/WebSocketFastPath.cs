@@ -30,6 +30,7 @@ public sealed partial class WebSocketFastPath(
     ChatSession chatSession,
     IOptions<ChatOptions> options,
     ILogger<WebSocketFastPath> logger,
+    TimeProvider clock,
     TimeSpan keepAliveTimeout)
 {
     private const int MaxHead = 8 * 1024;
@@ -70,7 +71,7 @@ public sealed partial class WebSocketFastPath(
     {
         try { await connection.Transport.Output.CompleteAsync(); }
         catch (Exception e) when (e is InvalidOperationException or IOException) { /* already completed */ }
-        try { await Task.Delay(options.Value.CloseTimeout, connection.ConnectionClosed); }
+        try { await Task.Delay(options.Value.CloseTimeout, clock, connection.ConnectionClosed); }
         catch (OperationCanceledException) { return; /* closed: everything was sent */ }
         connection.Abort();
     }

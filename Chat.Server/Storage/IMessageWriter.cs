@@ -1,31 +1,29 @@
+using System.Threading.Channels;
+
 namespace Chat.Server.Storage;
 
 /// <summary>
-/// The write side of messaging. Every send and read-cursor move is committed in order by one writer,
-/// and its notifications leave in that same order, which is what orders frames per conversation.
+/// The store's write side: it commits writes in batches and hands on what it committed, in commit order, once it is
+/// durable. It neither publishes nor answers successful writes (the publisher does both); it answers only the writes
+/// it refuses.
 /// </summary>
 public interface IMessageWriter
 {
-    /// <summary>Commits a message (or finds the original for a repeated <c>client_msg_id</c>).</summary>
-    Task<SendResult> SendAsync(SendCommand command, CancellationToken ct);
+    /// <summary>
+    /// Queues a write, waiting while the store's queue is full (backpressure). Throws a 503 <c>internal</c>
+    /// <see cref="Infrastructure.ChatException"/> once the store stopped taking writes (shutdown): nothing is stored then.
+    /// </summary>
+    ValueTask EnqueueAsync(WriteRequest request, CancellationToken ct);
 
-    /// <summary>Moves the caller's read cursor forward; throws <c>not_found</c> when not a member.</summary>
-    Task<ReadResult> MarkReadAsync(ReadCommand command, CancellationToken ct);
+    /// <summary>
+    /// Every committed batch, in commit order, once durable; completes after the store stopped and drained. One reader
+    /// (the publisher).
+    /// </summary>
+    ChannelReader<CommittedBatch> Committed { get; }
 }
 
-/// <param name="OnCommitted">Runs on the writer right after the message's notifications were queued (used for the WebSocket ack, so it follows <c>message_sent</c>).</param>
-public sealed record SendCommand(UserRow Sender, UserRow Receiver, string Body, string? ClientMsgId, Action<SendResult>? OnCommitted = null);
-
-/// <param name="Duplicate">True when <c>client_msg_id</c> matched an earlier send: nothing new was stored or notified.</param>
-public sealed record SendResult(StoredMessage Message, bool Duplicate);
-
-public sealed record ReadCommand(UserRow Reader, long ConversationId, long? UpToMessageId);
-
-public sealed record ReadResult(long ConversationId, UserRow Reader, long OtherUserId, long UpToMessageId, long UnreadCount);
-
-/// <summary>Told of each commit, in commit order, on the writer; must only queue work, never block.</summary>
-public interface ICommitListener
-{
-    void MessageStored(StoredMessage message);
-    void ReadMoved(ReadResult read);
-}
+/// <summary>
+/// Writes committed together, in commit order. <paramref name="DurableUpTo"/> is a message id at or below which every
+/// message is committed and durable: the stream position may move to it.
+/// </summary>
+public sealed record CommittedBatch(IReadOnlyList<WriteRequest> Requests, long DurableUpTo);

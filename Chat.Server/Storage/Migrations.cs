@@ -145,8 +145,9 @@ public static partial class Migrations
     /// <summary>
     /// Brings the database up to <paramref name="targetVersion"/> (default: the newest), one transaction per step, and
     /// returns the version it is at. A test builds a database as an older server left it by passing an older version.
+    /// <paramref name="clock"/> stamps each step's <c>applied_at</c> (Unix seconds; the system clock when null).
     /// </summary>
-    public static int Apply(SqliteConnection connection, ILogger logger, int? targetVersion = null)
+    public static int Apply(SqliteConnection connection, ILogger logger, int? targetVersion = null, TimeProvider? clock = null)
     {
         var target = Math.Min(targetVersion ?? Steps.Length, Steps.Length);
         // WAL lets readers run beside the single writer; the mode is stored in the file.
@@ -158,7 +159,7 @@ public static partial class Migrations
             using var tx = connection.BeginTransaction();
             Steps[version - 1].Run(connection, tx);
             connection.Execute("INSERT INTO schema_version (version, applied_at) VALUES (@version, @now)",
-                new { version, now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() }, tx);
+                new { version, now = (clock ?? TimeProvider.System).GetUtcNow().ToUnixTimeSeconds() }, tx);
             tx.Commit();
             LogApplied(logger, version);
         }

@@ -3,7 +3,7 @@ using Microsoft.Data.Sqlite;
 
 namespace Chat.Server.Storage;
 
-public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
+public sealed class SqliteUserStore(SqliteDatabase db, TimeProvider clock) : IUserStore, ITokenStore
 {
     // The page is chosen from (username_norm, user_id) pairs alone (a covering index range scan plus the
     // email match), and only its rows are read from users.
@@ -60,7 +60,7 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
                 VALUES (@username, @norm, @passwordHash, @fullName, @email, @emailNorm, @now)
                 RETURNING id
                 """,
-                new { username, norm = UsernameKey(username), passwordHash, fullName, email, emailNorm = SearchFold.Fold(email), now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() }, tx);
+                new { username, norm = UsernameKey(username), passwordHash, fullName, email, emailNorm = SearchFold.Fold(email), now = clock.GetUtcNow().ToUnixTimeSeconds() }, tx);
             await WriteSearchTermsAsync(connection, tx, id, username, fullName);
             await tx.CommitAsync(ct);
             return new UserRow { Id = id, Username = username, FullName = fullName, Email = email };
@@ -168,7 +168,7 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
         await using var connection = await db.OpenAsync(ct);
         return await connection.ExecuteScalarAsync<long>(
             "INSERT INTO tokens (user_id, token_hash, created_at, expires_at) VALUES (@userId, @tokenHash, @now, @expires) RETURNING id",
-            new { userId, tokenHash, now = DateTimeOffset.UtcNow.ToUnixTimeSeconds(), expires = expiresAt.ToUnixTimeSeconds() });
+            new { userId, tokenHash, now = clock.GetUtcNow().ToUnixTimeSeconds(), expires = expiresAt.ToUnixTimeSeconds() });
     }
 
     public async Task<TokenRow?> FindAsync(byte[] tokenHash, CancellationToken ct)
@@ -182,7 +182,7 @@ public sealed class SqliteUserStore(SqliteDatabase db) : IUserStore, ITokenStore
     {
         await using var connection = await db.OpenAsync(ct);
         await connection.ExecuteAsync("UPDATE tokens SET revoked_at = @now WHERE id = @tokenId AND revoked_at IS NULL",
-            new { tokenId, now = DateTimeOffset.UtcNow.ToUnixTimeSeconds() });
+            new { tokenId, now = clock.GetUtcNow().ToUnixTimeSeconds() });
     }
 
     private static Task WriteSearchTermsAsync(SqliteConnection connection, System.Data.Common.DbTransaction tx, long userId, string username, string fullName) =>

@@ -8,7 +8,7 @@ namespace Chat.Server.Storage;
 /// waiting on it) paid for copying and fsyncing the pages; here it overlaps the next commits instead.
 /// The writer keeps a much higher automatic threshold as a safety valve should this loop fall behind.
 /// </summary>
-public sealed partial class WalCheckpointer(SqliteDatabase db, ILogger<WalCheckpointer> logger) : BackgroundService
+public sealed partial class WalCheckpointer(SqliteDatabase db, TimeProvider clock, ILogger<WalCheckpointer> logger) : BackgroundService
 {
     /// <summary>The writer's own automatic checkpoint threshold in pages: only reached if this loop falls behind.</summary>
     public const int WriterFallbackPages = 16_384;
@@ -39,7 +39,7 @@ public sealed partial class WalCheckpointer(SqliteDatabase db, ILogger<WalCheckp
                 // The writer's fallback threshold still bounds the WAL; try again later.
                 LogFailed(logger, e);
             }
-            try { await Task.Delay(copied > 0 ? Busy : Idle, stoppingToken); }
+            try { await Task.Delay(copied > 0 ? Busy : Idle, clock, stoppingToken); }
             catch (OperationCanceledException) { break; }
         }
     }

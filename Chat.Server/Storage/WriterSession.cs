@@ -1,11 +1,11 @@
+using Chat.Server.Messaging;
 using Microsoft.Data.Sqlite;
 
 namespace Chat.Server.Storage;
 
 /// <summary>
 /// The writer's own connection with its statements prepared once and reused for every batch
-/// (re-preparing SQL per message was a large share of the commit cost), and a cache of conversation
-/// ids by user pair, which never change once created.
+/// (re-preparing SQL per message was a large share of the commit cost).
 /// </summary>
 internal sealed class WriterSession : IDisposable
 {
@@ -21,11 +21,7 @@ internal sealed class WriterSession : IDisposable
         WHERE user_id IN ($sender, $receiver) AND conversation_id = $conversation
         """;
 
-    private const int MaxCachedConversations = 200_000;
-
     private readonly SqliteConnection _connection;
-    private readonly Dictionary<(long, long), long> _conversations = new();
-    private readonly Dictionary<(long, long), long> _created = new();
     private readonly SqliteCommand _findByClientMsgId;
     private readonly SqliteCommand _findConversation;
     private readonly SqliteCommand _insertConversation;
@@ -81,7 +77,6 @@ internal sealed class WriterSession : IDisposable
 
     public void Begin()
     {
-        _created.Clear();
         _transaction = _connection.BeginTransaction();
         foreach (var command in AllCommands()) command.Transaction = _transaction;
     }
@@ -91,8 +86,6 @@ internal sealed class WriterSession : IDisposable
         _transaction!.Commit();
         _transaction.Dispose();
         _transaction = null;
-        if (_conversations.Count + _created.Count > MaxCachedConversations) _conversations.Clear();
-        foreach (var (pair, id) in _created) _conversations[pair] = id;
     }
 
     public void Rollback()
@@ -102,22 +95,25 @@ internal sealed class WriterSession : IDisposable
         _transaction = null;
     }
 
+    /// <summary>
+    /// Inserts a message. Without <see cref="SendCommand.ConversationId"/> the pair's conversation is created with it,
+    /// unless a write committed before this one (in this batch or an earlier one) created it: then the message joins
+    /// that one and is not new. A repeated <c>client_msg_id</c> returns the original (<paramref name="duplicate"/>).
+    /// </summary>
     public StoredMessage Send(SendCommand c, long now, out bool duplicate)
     {
-        var pair = c.Sender.Id < c.Receiver.Id ? (c.Sender.Id, c.Receiver.Id) : (c.Receiver.Id, c.Sender.Id);
         var isNew = false;
-        if (!_conversations.TryGetValue(pair, out var conversationId) && !_created.TryGetValue(pair, out conversationId))
+        if (c.ConversationId is not { } conversationId)
         {
-            // A repeat must be found before a conversation could be created for it (its original may
-            // have gone to someone else). On the common path the insert's ON CONFLICT finds repeats.
+            // A repeat is looked for before a conversation could be created for it (its original may have gone to
+            // someone else). On the common path (a known conversation) the insert's ON CONFLICT finds repeats.
             if (c.ClientMsgId is not null && FindRepeat(c) is { } earlier)
             {
                 duplicate = true;
                 return earlier;
             }
-
-            var found = Run(_findConversation, pair.Item1, pair.Item2).ExecuteScalar();
-            if (found is long existing)
+            var pair = c.Sender.Id < c.Receiver.Id ? (c.Sender.Id, c.Receiver.Id) : (c.Receiver.Id, c.Sender.Id);
+            if (Run(_findConversation, pair.Item1, pair.Item2).ExecuteScalar() is long existing)
             {
                 conversationId = existing;
             }
@@ -128,7 +124,6 @@ internal sealed class WriterSession : IDisposable
                 Run(_insertMember, pair.Item1, conversationId, pair.Item2).ExecuteNonQuery();
                 Run(_insertMember, pair.Item2, conversationId, pair.Item1).ExecuteNonQuery();
             }
-            _created[pair] = conversationId;
         }
 
         if (Run(_insertMessage, conversationId, c.Sender.Id, c.Receiver.Id, c.Body, now, isNew ? 1L : 0L, (object?)c.ClientMsgId ?? DBNull.Value).ExecuteScalar() is not long messageId)

@@ -336,15 +336,22 @@ public sealed class SlowConsumerTests : ServerPerTest
     public async Task AnOverflowedConnectionWhoseSendIsStuckIsAbortedAfterTheCloseTimeout()
     {
         var closeTimeout = TimeSpan.FromMilliseconds(300);
+        var clock = new FakeTimeProvider();
         var (connection, socket, run) = await StuckConnectionAsync(
-            new Chat.Server.ChatOptions { SendQueueLimit = 8, SlowConsumerTimeout = TimeSpan.Zero, CloseTimeout = closeTimeout }, new FakeTimeProvider());
+            new Chat.Server.ChatOptions { SendQueueLimit = 8, SlowConsumerTimeout = TimeSpan.Zero, CloseTimeout = closeTimeout }, clock);
         try
         {
             for (var i = 0; i < 20 && !connection.IsClosing; i++) connection.Send(Message);
             Assert.That(connection.IsClosing, Is.True, "the queue passed its bound with no time allowed");
 
-            // Neither loop can finish by itself (the peer neither reads nor sends): the connection must give up.
-            var finished = await Task.WhenAny(run, Task.Delay(closeTimeout + TimeSpan.FromSeconds(5))) == run;
+            // Neither loop can finish by itself (the peer neither reads nor sends): the connection must give up once
+            // the close timeout has passed on its clock, and not before.
+            await Task.Delay(200);
+            clock.Advance(closeTimeout - TimeSpan.FromMilliseconds(1));
+            await Task.Delay(200);
+            Assert.That(run.IsCompleted || socket.WasAborted, Is.False, "aborted before the close timeout");
+            clock.Advance(TimeSpan.FromMilliseconds(2));
+            var finished = await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(5))) == run;
             Assert.That(finished && socket.WasAborted, Is.True,
                 $"a closed connection stuck in SendAsync must be aborted after the close timeout ({closeTimeout.TotalMilliseconds} ms)");
         }

@@ -1,0 +1,95 @@
+using Chat.Protocol;
+using Chat.Protocol.Frames;
+using Chat.Server.Storage;
+
+namespace Chat.Server.Realtime;
+
+/// <summary>
+/// The publisher: the one loop that turns what the store committed into frames. It owns the <see cref="StreamPosition"/>
+/// (moved to each batch's durable id before its frames leave, so a frame never shows what a read could not), the fan-out
+/// (<c>chat_message</c>, <c>conversation_refresh</c>, <c>message_sent</c>, <c>messages_read</c> to every socket of each
+/// participant through <see cref="IDelivery"/>) and the acknowledgements (the <c>ack</c> frame to the socket that sent,
+/// then the sender's answer). Batches arrive in commit order and are published in it, so every socket gets each
+/// conversation's frames in ascending <c>message_id</c> order (contract, "Delivery guarantees").
+/// </summary>
+/// <remarks>
+/// Runs from start until the store has drained at shutdown (<see cref="StoppedAsync"/> waits for it), so every write the
+/// store accepted is answered.
+/// </remarks>
+public sealed partial class MessagePublisher(IMessageWriter store, StreamPosition position, IDelivery delivery, ILogger<MessagePublisher> logger)
+    : IHostedLifecycleService
+{
+    private Task _loop = Task.CompletedTask;
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop = Task.Run(PublishLoopAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>After every hosted service stopped (the store drained and completed <see cref="IMessageWriter.Committed"/>).</summary>
+    public Task StoppedAsync(CancellationToken cancellationToken) => _loop.WaitAsync(cancellationToken);
+
+    private async Task PublishLoopAsync()
+    {
+        var committed = store.Committed;
+        while (await committed.WaitToReadAsync())
+            while (committed.TryRead(out var batch))
+                Publish(batch);
+    }
+
+    /// <summary>Publishes one committed batch, then answers its writes.</summary>
+    public void Publish(CommittedBatch batch)
+    {
+        position.Advance(batch.DurableUpTo);
+        foreach (var request in batch.Requests)
+        {
+            try
+            {
+                switch (request)
+                {
+                    case SendRequest { Result: { } sent } send:
+                        if (!sent.Duplicate) MessageStored(sent.Message);
+                        send.Command.ReplyTo?.Send(Frames.Ack(send.Command.ClientMsgId, sent.Message));
+                        break;
+                    case ReadRequest { Result: { } read }:
+                        ReadMoved(read);
+                        break;
+                }
+            }
+            catch (Exception e)
+            {
+                // A failure to notify never fails the write (contract section 2): it is durable, and clients recover with sync.
+                LogNotifyFailed(logger, e);
+            }
+            request.Complete();
+        }
+    }
+
+    private void MessageStored(StoredMessage message)
+    {
+        delivery.SendToUser(message.Receiver.Id, Frames.Message(message, FrameTypes.ChatMessage));
+        if (message.IsNewConversation)
+            delivery.SendToUser(message.Receiver.Id, Frames.ConversationRefresh(message));
+        delivery.SendToUser(message.Sender.Id, Frames.Message(message, FrameTypes.MessageSent));
+    }
+
+    private void ReadMoved(Messaging.ReadResult read)
+    {
+        var frame = OutboundFrame.Of(new MessagesReadFrame(read.ConversationId, read.Reader.Username, read.UpToMessageId),
+            ChatJson.Wire.MessagesReadFrame);
+        delivery.SendToUser(read.Reader.Id, frame);
+        delivery.SendToUser(read.OtherUserId, frame);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing a committed write failed; the write stands")]
+    private static partial void LogNotifyFailed(ILogger logger, Exception e);
+}

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Options;
+
+namespace Chat.Server.Realtime;
+
+/// <summary>
+/// Graceful shutdown of the sockets (contract, "Limits and closing": close 1001 after finishing in-flight sends). Runs in
+/// the host's <c>StoppingAsync</c>, before any hosted service stops: the store and the publisher still run, so every
+/// send in flight is committed and acknowledged; each socket then drains its queue and closes with 1001, and Kestrel's
+/// own stop waits for them. Bounded by twice <see cref="ChatOptions.CloseTimeout"/>.
+/// </summary>
+public sealed class SocketShutdown(ConnectionRegistry registry, IOptions<ChatOptions> options) : IHostedLifecycleService
+{
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        var timeout = options.Value.CloseTimeout;
+        try
+        {
+            await registry.ShutdownAsync(timeout).WaitAsync(timeout * 2, cancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            // Kestrel's stop aborts what is left.
+        }
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
