@@ -66,6 +66,42 @@ public sealed class SendMessageTests : ApiTestBase
     }
 
     [Test]
+    public async Task FirstMessagesRacingFromBothSidesCreateOneConversationAndExactlyOneIsNew()
+    {
+        // Each round a new pair sends its first messages from both sides at once: the handler knows no conversation for
+        // either, and the store settles which one created it.
+        for (var round = 0; round < 10; round++)
+        {
+            var a = await App.RegisterAsync($"racer{round}a");
+            var b = await App.RegisterAsync($"racer{round}b");
+            var sends = await Task.WhenAll(
+                Enumerable.Range(0, 4).Select(i => i % 2 == 0 ? a.SendAsync(b.Username, $"a{i}") : b.SendAsync(a.Username, $"b{i}")));
+
+            Assert.That(sends.Select(s => s.Long("conversation_id")).Distinct().Count(), Is.EqualTo(1), $"round {round}: one conversation");
+            var isNew = sends.Where(s => s.Bool("is_new_conversation")).ToList();
+            Assert.That(isNew, Has.Count.EqualTo(1), $"round {round}: exactly one message created the conversation");
+            Assert.That(isNew[0].Long("message_id"), Is.EqualTo(sends.Min(s => s.Long("message_id"))), "the first stored one");
+            Assert.That((await a.GetAsync("/api/conversations"))["conversations"]!.AsArray(), Has.Count.EqualTo(1));
+        }
+    }
+
+    [Test]
+    public async Task ARepeatedClientMsgIdRacingTheFirstSendOfAPairStoresOneMessage()
+    {
+        for (var round = 0; round < 10; round++)
+        {
+            var a = await App.RegisterAsync($"repeat{round}a");
+            var b = await App.RegisterAsync($"repeat{round}b");
+            var sends = await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => a.SendAsync(b.Username, "once", $"k{round}")));
+
+            Assert.That(sends.Select(s => s.Long("message_id")).Distinct().Count(), Is.EqualTo(1), $"round {round}: one message");
+            Assert.That(sends.All(s => s.Bool("is_new_conversation")), Is.True, "every answer is the original, which created the conversation");
+            var history = await b.GetAsync($"/api/conversations/{sends[0].Long("conversation_id")}/messages");
+            Assert.That(history["messages"]!.AsArray(), Has.Count.EqualTo(1));
+        }
+    }
+
+    [Test]
     public async Task SentMessageIsStoredForTheReceiver()
     {
         var sent = await _alice.SendAsync("Bob", "Hello");
