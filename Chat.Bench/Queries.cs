@@ -11,7 +11,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Chat.Bench;
 
 /// <summary>
-/// Fills a database directly with SQL (the schema from <see cref="Migrations"/>) at two sizes, starts the
+/// Fills a database directly with SQL (the schema from <see cref="SqliteMigrations"/>) at two sizes, starts the
 /// server on each file and times the read paths one request at a time: user search, the conversation
 /// list, a history page and a WebSocket <c>sync</c>.
 /// </summary>
@@ -122,7 +122,7 @@ public static class Queries
         var cs = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString();
         using var cn = new SqliteConnection(cs);
         cn.Open();
-        Migrations.Apply(cn, NullLogger.Instance);
+        SqliteMigrations.Apply(cn, NullLogger.Instance);
         // Rows go in table by table (messages before their conversations), so foreign keys are checked once at the end.
         Exec(cn, "PRAGMA foreign_keys=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;");
         var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -138,8 +138,8 @@ public static class Queries
                 var username = id == 1 ? "hubuser" : "user" + id.ToString("D6", CultureInfo.InvariantCulture);
                 var fullName = id == 1 ? "Hub User" : FirstNames[id % FirstNames.Length] + " " + LastNames[id / FirstNames.Length % LastNames.Length];
                 var email = username + "@example.com";
-                // Keyed and folded exactly as the server does (SqliteUserStore, SearchFold).
-                var usernameNorm = SqliteUserStore.UsernameKey(username);
+                // Keyed and folded exactly as the server does (UserStore, SearchFold).
+                var usernameNorm = UserStore.UsernameKey(username);
                 Run(user, id, username, usernameNorm, fullName, email, SearchFold.Fold(email), t0);
                 foreach (var t in SearchFold.Terms(username, fullName)) Run(term, t, id, usernameNorm, SearchFold.IsPhrase(t) ? 1 : 0);
             }

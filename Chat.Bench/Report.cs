@@ -168,7 +168,7 @@ public static class Report
     {
         Header(md, "queries (read paths against a filled database)", doc);
         var r = doc.GetProperty("results");
-        md.AppendLine($"The database is filled directly with SQL (schema from `Migrations`), then the server is started on it and each operation is timed {r.GetProperty("iterations")} times one request at a time after 20 warm-up requests, as the user who has the most conversations. The file is in the page cache (hot).").AppendLine();
+        md.AppendLine($"The database is filled directly with SQL (schema from `SqliteMigrations`), then the server is started on it and each operation is timed {r.GetProperty("iterations")} times one request at a time after 20 warm-up requests, as the user who has the most conversations. The file is in the page cache (hot).").AppendLine();
         foreach (var size in r.GetProperty("sizes").EnumerateArray())
         {
             var s = size.GetProperty("size");

@@ -83,7 +83,7 @@ public static partial class ChatHost
         services.AddOpenApi();
 
         services.AddChatAuth();
-        services.AddChatStorage();
+        services.AddChatStorage(configuration);
         services.AddChatMessaging();
         services.AddChatRealtime();
         services.AddChatHealth();

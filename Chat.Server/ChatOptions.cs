@@ -151,10 +151,10 @@ public sealed class LoginThrottleOptions
 public sealed class DatabaseOptions
 {
     /// <summary>
-    /// <c>Sqlite</c> (the default: an embedded database file named by <c>ConnectionStrings:Chat</c>). The contract's
-    /// <c>Postgres</c> is not implemented by this version, so it is refused at start-up rather than silently run on SQLite.
+    /// <c>Sqlite</c> (the default: an embedded database file named by <c>ConnectionStrings:Chat</c>) or <c>Postgres</c>
+    /// (<c>ConnectionStrings:Chat</c> is then an Npgsql connection string). Case does not matter.
     /// </summary>
-    [RegularExpression(@"\A(?i:Sqlite)\z", ErrorMessage = "Sqlite (PostgreSQL is not implemented by this version)")]
+    [RegularExpression(@"\A(?i:Sqlite|Postgres)\z", ErrorMessage = "Sqlite or Postgres")]
     public string Provider { get; set; } = "Sqlite";
 }
 

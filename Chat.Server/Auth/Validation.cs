@@ -7,7 +7,7 @@ namespace Chat.Server.Auth;
 /// <summary>
 /// The contract's field rules, shared by every endpoint and frame that takes the field. A pattern matches the whole
 /// value (<c>\A…\z</c>: .NET's <c>$</c> also matches before a final newline, so <c>alice\n</c> passed <c>^…$</c>), and
-/// every length is in Unicode code points of well-formed text (an emoji counts once; a lone surrogate is refused).
+/// every length is in Unicode code points of well-formed text (an emoji counts once; a lone surrogate and U+0000 are refused).
 /// </summary>
 public static partial class Validation
 {
@@ -68,9 +68,14 @@ public static partial class Validation
         return n;
     }
 
-    /// <summary>False for strings with lone surrogates, which cannot be stored as UTF-8 faithfully.</summary>
+    /// <summary>
+    /// False for strings with lone surrogates, which cannot be stored as UTF-8 faithfully, and for strings containing
+    /// U+0000, which a PostgreSQL <c>text</c> column cannot hold: refused on both stores alike, so a value accepted by one
+    /// is accepted by the other (protocol.md, "Text").
+    /// </summary>
     public static bool IsWellFormed(string s)
     {
+        if (s.Contains('\0')) return false;
         var span = s.AsSpan();
         while (!span.IsEmpty)
         {

@@ -68,6 +68,8 @@ internal sealed partial class StartupFailure
                     return $"Cannot listen on {configuration?["urls"] ?? "the configured address"}: {socket.Message}. Choose another address with --urls.";
                 case SqliteException sqlite:
                     return $"Invalid setting ConnectionStrings:Chat: the database cannot be opened or migrated ({sqlite.Message.TrimEnd('.')}).";
+                case Npgsql.NpgsqlException postgres:
+                    return $"Invalid setting ConnectionStrings:Chat: the PostgreSQL database cannot be reached or migrated ({(postgres.InnerException?.Message ?? postgres.Message).TrimEnd('.')}).";
                 case AggregateException { InnerExceptions.Count: > 1 }:
                     return null;
             }

@@ -37,7 +37,7 @@ public sealed class SendMessageHandler(IUserStore users, IMessageStore store, IM
         if (clientMsgId is not null && !Validation.HasLength(clientMsgId, 1, MaxClientMsgIdLength))
             throw ChatException.BadRequest($"client_msg_id must be a string of 1-{MaxClientMsgIdLength} characters.");
         if (!Validation.IsWellFormed(message))
-            throw ChatException.BadRequest("message is not valid Unicode text.");
+            throw ChatException.BadRequest("message is not valid Unicode text (no lone surrogates, no U+0000).");
         if (string.IsNullOrWhiteSpace(message))
             throw new ChatException(400, ErrorCodes.EmptyMessage, "message must not be empty or only white space.");
         var max = options.Value.MaxMessageLength;

@@ -23,7 +23,7 @@ public sealed class CachingUserStore(IUserStore inner, TimeProvider clock) : IUs
 
     public async Task<UserRow?> FindByUsernameAsync(string username, CancellationToken ct)
     {
-        if (_idByName.TryGetValue(SqliteUserStore.UsernameKey(username), out var id)
+        if (_idByName.TryGetValue(UserStore.UsernameKey(username), out var id)
             && _byId.TryGetValue(id, out var hit) && hit.Expires > clock.GetUtcNow())
             return hit.User;
         return Remember(await inner.FindByUsernameAsync(username, ct));
@@ -59,7 +59,7 @@ public sealed class CachingUserStore(IUserStore inner, TimeProvider clock) : IUs
             _idByName.Clear();
         }
         _byId[user.Id] = (user, clock.GetUtcNow() + Ttl);
-        _idByName[SqliteUserStore.UsernameKey(user.Username)] = user.Id;
+        _idByName[UserStore.UsernameKey(user.Username)] = user.Id;
         return user;
     }
 }

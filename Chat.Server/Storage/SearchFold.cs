@@ -14,7 +14,7 @@ namespace Chat.Server.Storage;
 /// ICU4N is managed code with its own Unicode data, so the fold is the same on every machine and in
 /// InvariantGlobalization mode, where <see cref="string.Normalize()"/> silently returns its input unchanged and
 /// <see cref="string.ToLowerInvariant"/> is simple case mapping only (no ß → ss, and σ/ς stay apart).
-/// Usernames are not keyed by this fold: they are ASCII, unique by <see cref="SqliteUserStore.UsernameKey"/>.
+/// Usernames are not keyed by this fold: they are ASCII, unique by <see cref="UserStore.UsernameKey"/>.
 /// </remarks>
 public static class SearchFold
 {

@@ -1,21 +1,17 @@
-using Dapper;
-
 namespace Chat.Server.Storage;
 
 /// <summary>
 /// Prepares the database before anything is served: it runs in the host's <c>StartingAsync</c>, before any hosted
-/// service starts (the writer) and before Kestrel listens. It applies the schema migrations, makes what a crash left in
-/// the WAL durable, and starts the <see cref="StreamPosition"/> at the newest stored message. A database that cannot be
+/// service starts (the writer) and before Kestrel listens. It applies the schema migrations, makes what a crash left
+/// behind durable, and starts the <see cref="StreamPosition"/> at the newest durable message
+/// (<see cref="IChatDatabase.PrepareAtStart"/>). A database that cannot be
 /// opened or migrated stops the start (one line, see <see cref="Infrastructure.StartupFailure"/>).
 /// </summary>
-public sealed class StorageInitializer(SqliteDatabase database, StreamPosition position, TimeProvider clock, ILogger<StorageInitializer> logger) : IHostedLifecycleService
+public sealed class StorageInitializer(IChatDatabase database, StreamPosition position, TimeProvider clock, ILogger<StorageInitializer> logger) : IHostedLifecycleService
 {
     public Task StartingAsync(CancellationToken cancellationToken)
     {
-        using var connection = database.Open();
-        Migrations.Apply(connection, logger, clock: clock);
-        database.SyncWalOnStart();
-        position.Advance(connection.ExecuteScalar<long?>("SELECT MAX(id) FROM messages") ?? 0);
+        position.Advance(database.PrepareAtStart(logger, clock));
         return Task.CompletedTask;
     }
 

@@ -2,24 +2,43 @@ using Dapper;
 
 namespace Chat.Server.Storage;
 
-/// <summary>The store: SQLite (one file), its migrations, its writer (group commit) and checkpointer, and the stream position.</summary>
+/// <summary>
+/// The store chosen by <c>Chat:Database:Provider</c> (contract section 1): <c>Sqlite</c> (the default, one file, with its
+/// WAL checkpointer) or <c>Postgres</c>. Both share the stores' SQL (<see cref="UserStore"/>, <see cref="MessageStore"/>,
+/// <see cref="WriterSession"/>); each brings its database, migrations, write side and health check. Also the stream
+/// position and the migrations run at start (<see cref="StorageInitializer"/>).
+/// </summary>
 public static class StorageServices
 {
-    public static IServiceCollection AddChatStorage(this IServiceCollection services)
+    public static IServiceCollection AddChatStorage(this IServiceCollection services, IConfiguration configuration)
     {
         DefaultTypeMap.MatchNamesWithUnderscores = true;
-        services.AddSingleton<SqliteDatabase>();
-        services.AddSingleton<SqliteUserStore>();
-        services.AddSingleton<IUserStore>(sp => new CachingUserStore(sp.GetRequiredService<SqliteUserStore>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<ITokenStore>(sp => sp.GetRequiredService<SqliteUserStore>());
+        // An unknown value is refused at start by the options validator (ChatOptions.Database.Provider).
+        var postgres = string.Equals(configuration["Chat:Database:Provider"], "Postgres", StringComparison.OrdinalIgnoreCase);
+        if (postgres)
+        {
+            services.AddSingleton<PostgresDatabase>();
+            services.AddSingleton<IChatDatabase>(sp => sp.GetRequiredService<PostgresDatabase>());
+            services.AddSingleton<GroupCommitWriter, PostgresMessageWriter>();
+            services.AddHealthChecks().AddCheck<PostgresHealthCheck>("database");
+        }
+        else
+        {
+            services.AddSingleton<SqliteDatabase>();
+            services.AddSingleton<IChatDatabase>(sp => sp.GetRequiredService<SqliteDatabase>());
+            services.AddSingleton<GroupCommitWriter, SqliteMessageWriter>();
+            services.AddHealthChecks().AddCheck<SqliteHealthCheck>("database");
+        }
+        services.AddSingleton<UserStore>();
+        services.AddSingleton<IUserStore>(sp => new CachingUserStore(sp.GetRequiredService<UserStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<ITokenStore>(sp => sp.GetRequiredService<UserStore>());
         services.AddSingleton<StreamPosition>();
         // First of the hosted services: migrations run before anything else starts.
         services.AddHostedService<StorageInitializer>();
-        services.AddSingleton<IMessageStore, SqliteMessageStore>();
-        services.AddSingleton<SqliteMessageWriter>();
-        services.AddSingleton<IMessageWriter>(sp => sp.GetRequiredService<SqliteMessageWriter>());
-        services.AddHostedService(sp => sp.GetRequiredService<SqliteMessageWriter>());
-        services.AddHostedService<WalCheckpointer>();
+        services.AddSingleton<IMessageStore, MessageStore>();
+        services.AddSingleton<IMessageWriter>(sp => sp.GetRequiredService<GroupCommitWriter>());
+        services.AddHostedService(sp => sp.GetRequiredService<GroupCommitWriter>());
+        if (!postgres) services.AddHostedService<WalCheckpointer>();
         return services;
     }
 }

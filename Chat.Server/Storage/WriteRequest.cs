@@ -22,7 +22,7 @@ public abstract class WriteRequest
     public abstract void Fail(Exception error);
 
     /// <summary>Runs the write's SQL in the store's open transaction (store only).</summary>
-    internal abstract void Execute(WriterSession session, long now);
+    internal abstract void Execute(IWriteSession session, long now);
 }
 
 /// <summary>A message to store; <see cref="Completion"/> ends once it is durable and published.</summary>
@@ -43,7 +43,7 @@ public sealed class SendRequest(SendCommand command) : WriteRequest
 
     public override void Fail(Exception error) => _done.TrySetException(error);
 
-    internal override void Execute(WriterSession session, long now)
+    internal override void Execute(IWriteSession session, long now)
     {
         var message = session.Send(command, now, out var duplicate);
         Result = new SendResult(message, duplicate);
@@ -66,6 +66,6 @@ public sealed class ReadRequest(ReadCommand command) : WriteRequest
 
     public override void Fail(Exception error) => _done.TrySetException(error);
 
-    internal override void Execute(WriterSession session, long now) =>
+    internal override void Execute(IWriteSession session, long now) =>
         Result = session.MarkRead(command) ?? throw Infrastructure.ChatException.NotFound("No such conversation.");
 }

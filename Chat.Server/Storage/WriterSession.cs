@@ -1,88 +1,93 @@
 using Chat.Server.Messaging;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Chat.Server.Storage;
 
 /// <summary>
-/// The writer's own connection with its statements prepared once and reused for every batch
-/// (re-preparing SQL per message was a large share of the commit cost).
+/// The writer's own connection with its statements prepared once and reused for every batch (re-preparing SQL per
+/// message was a large share of the commit cost), for both engines: the SQL is in the subset both accept, and an engine
+/// adds what it needs around each transaction (<see cref="OnBegin"/>, <see cref="OnCommit"/>).
 /// </summary>
-internal sealed class WriterSession : IDisposable
+internal class WriterSession : IWriteSession
 {
-    internal const string FindByClientMsgIdSql = "SELECT id, conversation_id, receiver_id, body, created_at, is_new_conversation FROM messages WHERE sender_id = $sender AND client_msg_id = $client";
-    internal const string FindConversationSql = "SELECT id FROM conversations WHERE user_a = $a AND user_b = $b";
-    internal const string CountUnreadSql = "SELECT COUNT(*) FROM messages WHERE conversation_id = $conversation AND receiver_id = $user AND id > $upTo";
-    internal const string FindMemberSql = "SELECT other_user_id, last_message_id, read_up_to FROM conversation_members WHERE user_id = $user AND conversation_id = $conversation";
+    internal const string FindByClientMsgIdSql = "SELECT id, conversation_id, receiver_id, body, created_at, is_new_conversation FROM messages WHERE sender_id = @sender AND client_msg_id = @client";
+    internal const string FindConversationSql = "SELECT id FROM conversations WHERE user_a = @a AND user_b = @b";
+    internal const string CountUnreadSql = "SELECT COUNT(*) FROM messages WHERE conversation_id = @conversation AND receiver_id = @user AND id > @upTo";
+    internal const string FindMemberSql = "SELECT other_user_id, last_message_id, read_up_to FROM conversation_members WHERE user_id = @user AND conversation_id = @conversation";
     internal const string TouchMembersSql =
         """
         UPDATE conversation_members
-        SET last_message_id = $message,
-            unread_count = unread_count + (user_id = $receiver)
-        WHERE user_id IN ($sender, $receiver) AND conversation_id = $conversation
+        SET last_message_id = CASE WHEN last_message_id > @message THEN last_message_id ELSE @message END,
+            unread_count = unread_count + CASE WHEN user_id = @receiver THEN 1 ELSE 0 END
+        WHERE user_id IN (@sender, @receiver) AND conversation_id = @conversation
         """;
 
-    private readonly SqliteConnection _connection;
-    private readonly SqliteCommand _findByClientMsgId;
-    private readonly SqliteCommand _findConversation;
-    private readonly SqliteCommand _insertConversation;
-    private readonly SqliteCommand _insertMember;
-    private readonly SqliteCommand _insertMessage;
-    private readonly SqliteCommand _touchMembers;
-    private readonly SqliteCommand _findUser;
-    private readonly SqliteCommand _findMember;
-    private readonly SqliteCommand _countUnread;
-    private readonly SqliteCommand _updateRead;
-    private SqliteTransaction? _transaction;
+    private readonly DbConnection _connection;
+    private readonly DbCommand _findByClientMsgId;
+    private readonly DbCommand _findConversation;
+    private readonly DbCommand _insertConversation;
+    private readonly DbCommand _insertMember;
+    private readonly DbCommand _insertMessage;
+    private readonly DbCommand _touchMembers;
+    private readonly DbCommand _findUser;
+    private readonly DbCommand _findMember;
+    private readonly DbCommand _countUnread;
+    private readonly DbCommand _updateRead;
+    private DbTransaction? _transaction;
 
-    /// <param name="deferSync">
-    /// Commit without fsync (<c>synchronous=NORMAL</c>); the caller fsyncs the WAL (<see cref="SqliteDatabase.SyncWal"/>)
-    /// before it tells anyone, on another thread, so the next batch runs while the disk catches up.
-    /// </param>
-    public WriterSession(SqliteConnection connection, bool deferSync)
+    /// <param name="connection">Open, and configured for writing by its engine; the session owns it.</param>
+    public WriterSession(DbConnection connection)
     {
         _connection = connection;
-        using (var pragma = connection.CreateCommand())
-        {
-            if (deferSync)
-            {
-                pragma.CommandText = "PRAGMA synchronous=NORMAL";
-                pragma.ExecuteNonQuery();
-            }
-            // The writer touches the tail of several indexes on every send; SQLite's default 2 MB page
-            // cache made it re-read pages from the OS on each statement. 64 MB keeps them in memory.
-            pragma.CommandText = "PRAGMA cache_size=-65536";
-            pragma.ExecuteNonQuery();
-            // WalCheckpointer copies the WAL back on its own thread; this is only the safety valve.
-            pragma.CommandText = $"PRAGMA wal_autocheckpoint={WalCheckpointer.WriterFallbackPages}";
-            pragma.ExecuteNonQuery();
-        }
-        _findByClientMsgId = Command(FindByClientMsgIdSql, "$sender", "$client");
-        _findConversation = Command(FindConversationSql, "$a", "$b");
-        _insertConversation = Command("INSERT INTO conversations (user_a, user_b, created_at) VALUES ($a, $b, $now) RETURNING id", "$a", "$b", "$now");
-        _insertMember = Command("INSERT INTO conversation_members (user_id, conversation_id, other_user_id) VALUES ($user, $conversation, $other)", "$user", "$conversation", "$other");
+        _findByClientMsgId = Command(FindByClientMsgIdSql, "@sender", "@client");
+        _findConversation = Command(FindConversationSql, "@a", "@b");
+        _insertConversation = Command("INSERT INTO conversations (user_a, user_b, created_at) VALUES (@a, @b, @now) RETURNING id", "@a", "@b", "@now");
+        _insertMember = Command("INSERT INTO conversation_members (user_id, conversation_id, other_user_id) VALUES (@user, @conversation, @other)", "@user", "@conversation", "@other");
         _insertMessage = Command(
             """
             INSERT INTO messages (conversation_id, sender_id, receiver_id, body, created_at, is_new_conversation, client_msg_id)
-            VALUES ($conversation, $sender, $receiver, $body, $now, $isNew, $client)
+            VALUES (@conversation, @sender, @receiver, @body, @now, @isNew, @client)
             ON CONFLICT (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
             RETURNING id
-            """, "$conversation", "$sender", "$receiver", "$body", "$now", "$isNew", "$client");
+            """, "@conversation", "@sender", "@receiver", "@body", "@now", "@isNew", "@client");
         _touchMembers = Command(
-            TouchMembersSql, "$message", "$receiver", "$conversation", "$sender");
-        _findUser = Command("SELECT id, username, full_name, email, avatar_version FROM users WHERE id = $id", "$id");
-        _findMember = Command(FindMemberSql, "$user", "$conversation");
-        _countUnread = Command(CountUnreadSql, "$conversation", "$user", "$upTo");
-        _updateRead = Command("UPDATE conversation_members SET read_up_to = $upTo, unread_count = $unread WHERE user_id = $user AND conversation_id = $conversation", "$upTo", "$unread", "$user", "$conversation");
+            TouchMembersSql, "@message", "@receiver", "@conversation", "@sender");
+        _findUser = Command("SELECT id, username, full_name, email, avatar_version FROM users WHERE id = @id", "@id");
+        _findMember = Command(FindMemberSql, "@user", "@conversation");
+        _countUnread = Command(CountUnreadSql, "@conversation", "@user", "@upTo");
+        _updateRead = Command("UPDATE conversation_members SET read_up_to = @upTo, unread_count = @unread WHERE user_id = @user AND conversation_id = @conversation", "@upTo", "@unread", "@user", "@conversation");
+    }
+
+    /// <summary>Runs first in every transaction (PostgreSQL: takes the lock that orders ids across nodes).</summary>
+    protected virtual void OnBegin(DbTransaction transaction) { }
+
+    /// <summary>Runs last in every transaction, before its commit; <paramref name="newestMessageId"/> is 0 when it inserted none.</summary>
+    protected virtual void OnCommit(DbTransaction transaction, long newestMessageId) { }
+
+    /// <summary>A command on this session's connection, for <see cref="OnBegin"/> and <see cref="OnCommit"/>.</summary>
+    protected DbCommand Command(string sql, params string[] parameters)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            command.Parameters.Add(parameter);
+        }
+        return command;
     }
 
     public void Begin()
     {
         _transaction = _connection.BeginTransaction();
         foreach (var command in AllCommands()) command.Transaction = _transaction;
+        OnBegin(_transaction);
     }
 
-    public void Commit()
+    public void Commit(long newestMessageId)
     {
+        OnCommit(_transaction!, newestMessageId);
         _transaction!.Commit();
         _transaction.Dispose();
         _transaction = null;
@@ -90,16 +95,11 @@ internal sealed class WriterSession : IDisposable
 
     public void Rollback()
     {
-        try { _transaction?.Rollback(); } catch (SqliteException) { /* already rolled back by SQLite */ }
+        try { _transaction?.Rollback(); } catch (DbException) { /* already rolled back by the engine */ }
         _transaction?.Dispose();
         _transaction = null;
     }
 
-    /// <summary>
-    /// Inserts a message. Without <see cref="SendCommand.ConversationId"/> the pair's conversation is created with it,
-    /// unless a write committed before this one (in this batch or an earlier one) created it: then the message joins
-    /// that one and is not new. A repeated <c>client_msg_id</c> returns the original (<paramref name="duplicate"/>).
-    /// </summary>
     public StoredMessage Send(SendCommand c, long now, out bool duplicate)
     {
         var isNew = false;
@@ -145,7 +145,6 @@ internal sealed class WriterSession : IDisposable
         return new StoredMessage(reader.GetInt64(0), reader.GetInt64(1), c.Sender, receiver, reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5) != 0);
     }
 
-    /// <returns>Null when the reader is not a member of the conversation.</returns>
     public ReadResult? MarkRead(ReadCommand c)
     {
         long otherUserId, lastMessageId, readUpTo;
@@ -169,27 +168,19 @@ internal sealed class WriterSession : IDisposable
         return new UserRow { Id = reader.GetInt64(0), Username = reader.GetString(1), FullName = reader.GetString(2), Email = reader.GetString(3), AvatarVersion = reader.GetInt64(4) };
     }
 
-    private SqliteCommand Command(string sql, params string[] parameters)
-    {
-        var command = _connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var name in parameters) command.Parameters.Add(new SqliteParameter { ParameterName = name });
-        return command;
-    }
-
-    private static SqliteCommand Run(SqliteCommand command, params object[] values)
+    private static DbCommand Run(DbCommand command, params object[] values)
     {
         for (var i = 0; i < values.Length; i++) command.Parameters[i].Value = values[i];
         return command;
     }
 
-    private IEnumerable<SqliteCommand> AllCommands() =>
+    private IEnumerable<DbCommand> AllCommands() =>
     [
         _findByClientMsgId, _findConversation, _insertConversation, _insertMember, _insertMessage,
         _touchMembers, _findUser, _findMember, _countUnread, _updateRead,
     ];
 
-    public void Dispose()
+    public virtual void Dispose()
     {
         Rollback();
         foreach (var command in AllCommands()) command.Dispose();

@@ -41,6 +41,8 @@ internal static class UserEndpoints
         {
             if (!http.Request.Query.TryGetValue("q", out var q))
                 throw ChatException.BadRequest("Query parameter 'q' is required.");
+            if (!Validation.IsWellFormed(q.ToString()))
+                throw ChatException.BadRequest("Query parameter 'q' must be text without U+0000.");
             var limit = Query.Limit(http.Request, DefaultSearchLimit, MaxSearchLimit);
             var results = await users.SearchAsync(http.User.UserId(), q.ToString(), limit, ct);
             return TypedResults.Json(new SearchResponse(results.Select(u => u.ToDto()).ToList()), ChatJson.Wire.SearchResponse);

@@ -337,7 +337,7 @@ public sealed class HttpFuzzTests
         const string email = "o'brien'--/*x*/@example.com";
         const string patchedName = "<img src=x onerror=alert(1)>' OR ''=' ; DELETE FROM messages; --";
         const string patchedEmail = "x'or'1'='1@example.com";
-        const string text = "'; DELETE FROM messages; -- <script>document.cookie</script> \" OR \"\"=\" \\ %_ \u0000 😀";
+        const string text = "'; DELETE FROM messages; -- <script>document.cookie</script> \" OR \"\"=\" \\ %_ \u0001 😀";
         const string clientMsgId = "'; DROP TABLE messages;--<b>\"x\"</b>";
 
         var mallory = await _app.RegisterAsync("mallory", Hostile, email);

@@ -251,7 +251,7 @@ public sealed class WebSocketFuzzTests
         private static readonly string[] TextPieces =
         [
             "hello", " ", "'; DROP TABLE messages; --", "<script>alert(1)</script>", "\" OR \"\"=\"", "😀", "👩‍👩‍👧", "漢字", "مرحبا",
-            "e\u0301", "\\", "\\u0000", "\u0000", "\u0001", "\u007f", "\t", "\n", "%s%n", "{{7*7}}", "${jndi:ldap://x}", "\u202e", "\ufeff",
+            "e\u0301", "\\", "\\u0000", "\u0001", "\u007f", "\t", "\n", "%s%n", "{{7*7}}", "${jndi:ldap://x}", "\u202e", "\ufeff",
             "null", "[]", "{}", "\"}", "?", "&amp;", "\U0010FFFF",
         ];
         private static readonly string[] HugeNumbers =

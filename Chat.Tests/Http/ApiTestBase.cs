@@ -2,7 +2,8 @@ using Chat.Tests.Infrastructure;
 
 namespace Chat.Tests.Http;
 
-/// <summary>One fresh server (TestHost, own SQLite file) per test.</summary>
+/// <summary>One fresh server (TestHost, own SQLite file or PostgreSQL schema) per test, on each store.</summary>
+[BothStores]
 public abstract class ApiTestBase
 {
     protected ChatApp App = null!;

@@ -24,7 +24,8 @@ public enum Transport
 }
 
 /// <summary>
-/// One server per test, on its own SQLite file, over TestHost or real Kestrel. Settings are overridable per test
+/// One server per test, on its own SQLite file or PostgreSQL schema (the fixture's store, <see cref="BothStoresAttribute"/>),
+/// over TestHost or real Kestrel. Settings are overridable per test
 /// (the way TodoApi's TodoApplication shrinks limits). Disposing stops the server; the database file stays
 /// until <see cref="DeleteDatabase"/> so restart tests can reopen it.
 /// </summary>
@@ -32,15 +33,19 @@ public sealed class ChatApp : IAsyncDisposable
 {
     private WebApplication? _app;
 
-    private ChatApp(Transport transport, string databasePath, IDictionary<string, string?> settings)
+    private ChatApp(Transport transport, Store store, string databasePath, IDictionary<string, string?> settings)
     {
         Transport = transport;
+        Store = store;
         DatabasePath = databasePath;
         Settings = settings;
     }
 
     private Action<IServiceCollection>? _services;
     public Transport Transport { get; }
+    public Store Store { get; }
+
+    /// <summary>The SQLite file, or on PostgreSQL the Npgsql connection string of this server's schema.</summary>
     public string DatabasePath { get; }
     public IDictionary<string, string?> Settings { get; }
     public Uri BaseAddress { get; private set; } = null!;
@@ -51,10 +56,13 @@ public sealed class ChatApp : IAsyncDisposable
         Path.Combine(Path.GetTempPath(), "chat-tests", $"{Guid.NewGuid():N}.db");
 
     /// <param name="services">Replaces server services (fault injection); applied after the server's own registrations.</param>
+    /// <param name="store">The store; by default the running fixture's (<see cref="BothStoresAttribute.Current"/>).</param>
     public static async Task<ChatApp> StartAsync(Transport transport = Transport.TestHost, IDictionary<string, string?>? settings = null, string? databasePath = null,
-        Action<IServiceCollection>? services = null)
+        Action<IServiceCollection>? services = null, Store? store = null)
     {
-        var app = new ChatApp(transport, databasePath ?? NewDatabasePath(), settings ?? new Dictionary<string, string?>()) { _services = services };
+        var chosen = store ?? BothStoresAttribute.Current;
+        databasePath ??= chosen == Store.Postgres ? await PostgresServer.CreateDatabaseAsync() : NewDatabasePath();
+        var app = new ChatApp(transport, chosen, databasePath, settings ?? new Dictionary<string, string?>()) { _services = services };
         await app.StartServerAsync();
         return app;
     }
@@ -63,15 +71,24 @@ public sealed class ChatApp : IAsyncDisposable
     public async Task<ChatApp> RestartAsync()
     {
         await StopAsync();
-        var next = new ChatApp(Transport, DatabasePath, Settings) { _services = _services };
+        var next = new ChatApp(Transport, Store, DatabasePath, Settings) { _services = _services };
         await next.StartServerAsync();
         return next;
     }
 
     private async Task StartServerAsync()
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
-        var args = new List<string> { $"--ConnectionStrings:Chat=Data Source={DatabasePath}" };
+        var args = new List<string>();
+        if (Store == Store.Postgres)
+        {
+            args.Add("--Chat:Database:Provider=Postgres");
+            args.Add($"--ConnectionStrings:Chat={DatabasePath}");
+        }
+        else
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
+            args.Add($"--ConnectionStrings:Chat=Data Source={DatabasePath}");
+        }
         // Generous defaults so unrelated tests do not trip the rate limit; rate-limit tests set their own.
         var merged = new Dictionary<string, string?>
         {
@@ -152,6 +169,11 @@ public sealed class ChatApp : IAsyncDisposable
 
     public void DeleteDatabase()
     {
+        if (Store == Store.Postgres)
+        {
+            PostgresServer.DropDatabaseAsync(DatabasePath).GetAwaiter().GetResult();
+            return;
+        }
         foreach (var suffix in new[] { "", "-wal", "-shm" })
         {
             try { File.Delete(DatabasePath + suffix); } catch (IOException) { }

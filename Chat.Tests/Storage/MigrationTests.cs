@@ -24,7 +24,7 @@ public sealed class MigrationTests
     public void ADatabaseAtVersionTwoGainsSortedSearchTermsForItsExistingUsers()
     {
         // What a server that knew only the first two migrations left behind.
-        Assert.That(Migrations.Apply(_db, NullLogger.Instance, targetVersion: 2), Is.EqualTo(2));
+        Assert.That(SqliteMigrations.Apply(_db, NullLogger.Instance, targetVersion: 2), Is.EqualTo(2));
         foreach (var (id, username, fullName) in new[] { (1L, "Zed", "Zed Alpha"), (2L, "amy", "Amy Alpha"), (3L, "searcher", "S") })
         {
             _db.Execute("INSERT INTO users (id, username, username_norm, password_hash, full_name, created_at) VALUES (@id, @username, lower(@username), 'x', @fullName, 0)",
@@ -33,9 +33,9 @@ public sealed class MigrationTests
                 _db.Execute("INSERT INTO user_search_terms (term, user_id) VALUES (@term, @id)", new { term, id });
         }
 
-        Assert.That(Migrations.Apply(_db, NullLogger.Instance), Is.EqualTo(Migrations.Steps.Length));
+        Assert.That(SqliteMigrations.Apply(_db, NullLogger.Instance), Is.EqualTo(SqliteMigrations.Steps.Length));
 
-        Assert.That(_db.ExecuteScalar<long>("SELECT MAX(version) FROM schema_version"), Is.EqualTo(Migrations.Steps.Length));
+        Assert.That(_db.ExecuteScalar<long>("SELECT MAX(version) FROM schema_version"), Is.EqualTo(SqliteMigrations.Steps.Length));
         Assert.That(_db.ExecuteScalar<long>("SELECT COUNT(*) FROM user_search_terms t JOIN users u ON u.id = t.user_id WHERE t.username_norm <> u.username_norm"), Is.Zero);
         Assert.That(_db.Query<string>("SELECT term FROM user_search_terms WHERE is_phrase = 1 ORDER BY term"), Is.EqualTo(new[] { "amy alpha", "zed alpha" }));
         Assert.That(Search("alpha"), Is.EqualTo(new[] { "amy", "Zed" }), "ordered by username, ignoring case");
@@ -46,7 +46,7 @@ public sealed class MigrationTests
     public void ADatabaseAtVersionThreeIsReindexedWithTheUnicodeFold()
     {
         // What a server that knew three migrations left behind: terms and email_norm folded by ToLowerInvariant.
-        Assert.That(Migrations.Apply(_db, NullLogger.Instance, targetVersion: 3), Is.EqualTo(3));
+        Assert.That(SqliteMigrations.Apply(_db, NullLogger.Instance, targetVersion: 3), Is.EqualTo(3));
         var users = new[]
         {
             (Id: 1L, Username: "Greek", FullName: "Σωκρατης Παππάς", Email: "S@Example.com"),
@@ -67,9 +67,9 @@ public sealed class MigrationTests
         }
         Assert.That(Search("ΣΩΚΡΑΤΗΣ"), Is.Empty, "the old index does not fold");
 
-        Assert.That(Migrations.Apply(_db, NullLogger.Instance), Is.EqualTo(Migrations.Steps.Length));
+        Assert.That(SqliteMigrations.Apply(_db, NullLogger.Instance), Is.EqualTo(SqliteMigrations.Steps.Length));
 
-        Assert.That(_db.ExecuteScalar<long>("SELECT MAX(version) FROM schema_version"), Is.EqualTo(Migrations.Steps.Length));
+        Assert.That(_db.ExecuteScalar<long>("SELECT MAX(version) FROM schema_version"), Is.EqualTo(SqliteMigrations.Steps.Length));
         Assert.Multiple(() =>
         {
             Assert.That(Search("ΣΩΚΡΑΤΗΣ"), Is.EqualTo(new[] { "Greek" }));
@@ -88,6 +88,6 @@ public sealed class MigrationTests
     }
 
     private List<string> Search(string q) =>
-        _db.Query(SqliteUserStore.SearchSql, SqliteUserStore.SearchParameters(searcherId: 4, q, limit: 20))
+        _db.Query(UserStore.SearchSql, UserStore.SearchParameters(searcherId: 4, q, limit: 20))
             .Select(row => (string)row.username).ToList();
 }

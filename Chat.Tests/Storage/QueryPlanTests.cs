@@ -17,7 +17,7 @@ public sealed class QueryPlanTests
     {
         _db = new SqliteConnection("Data Source=:memory:");
         _db.Open();
-        Migrations.Apply(_db, NullLogger.Instance);
+        SqliteMigrations.Apply(_db, NullLogger.Instance);
         using var analyze = _db.CreateCommand();
         analyze.CommandText = "ANALYZE";
         analyze.ExecuteNonQuery();
@@ -28,12 +28,12 @@ public sealed class QueryPlanTests
 
     private static readonly (string Name, string Sql)[] HotQueries =
     [
-        ("conversation list", SqliteMessageStore.ListConversationsSql),
-        ("history members", SqliteMessageStore.HistoryMembersSql),
-        ("history page", SqliteMessageStore.HistorySql),
-        ("sync", SqliteMessageStore.SyncSql),
-        ("last message id", SqliteMessageStore.LastMessageIdSql),
-        ("search", SqliteUserStore.SearchSql),
+        ("conversation list", MessageStore.ListConversationsSql),
+        ("history members", MessageStore.HistoryMembersSql),
+        ("history page", MessageStore.HistorySql),
+        ("sync", MessageStore.SyncSql),
+        ("last message id", MessageStore.LastMessageIdSql),
+        ("search", UserStore.SearchSql),
         ("idempotency lookup", WriterSession.FindByClientMsgIdSql),
         ("conversation by pair", WriterSession.FindConversationSql),
         ("unread count", WriterSession.CountUnreadSql),

@@ -7,7 +7,7 @@ namespace Chat.Server.Storage;
 /// Versioned schema migrations, applied in order at start-up, each exactly once (recorded in <c>schema_version</c>).
 /// The SQL sticks to what PostgreSQL also accepts, apart from the id column types.
 /// </summary>
-public static partial class Migrations
+public static partial class SqliteMigrations
 {
     // Append only: a migration that has shipped is never edited.
     internal static readonly Migration[] Steps =
@@ -127,7 +127,7 @@ public static partial class Migrations
             {
                 connection.Execute("UPDATE users SET email_norm = @emailNorm WHERE id = @id", new { id = user.Id, emailNorm = SearchFold.Fold(user.Email) }, tx);
                 connection.Execute("DELETE FROM user_search_terms WHERE user_id = @id", new { id = user.Id }, tx);
-                connection.Execute(SqliteUserStore.InsertSearchTermSql, SqliteUserStore.SearchTermRows(user.Id, user.Username, user.FullName), tx);
+                connection.Execute(UserStore.InsertSearchTermSql, UserStore.SearchTermRows(user.Id, user.Username, user.FullName), tx);
             }
             if (users.Count < page) return;
             after = users[^1].Id;

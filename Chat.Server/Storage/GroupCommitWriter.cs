@@ -1,31 +1,30 @@
 using System.Threading.Channels;
 using Chat.Server.Infrastructure;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
 namespace Chat.Server.Storage;
 
 /// <summary>
-/// The SQLite store's write side. Group commit: one loop drains queued writes and commits as many as are waiting (up to
-/// <see cref="ChatOptions.MaxCommitBatch"/>) in one transaction; a second loop makes them durable (one fsync of the WAL
-/// covers every batch committed before it started, while the next batch's SQL runs) and then hands them on through
-/// <see cref="Committed"/>. Nothing leaves before it is durable; nothing is published or answered here except refusals.
+/// The store's write side, for any engine. Group commit: one loop drains queued writes and commits as many as are
+/// waiting (up to <see cref="ChatOptions.MaxCommitBatch"/>) in one transaction; a second loop makes them durable
+/// (<see cref="MakeDurable"/>: one fsync for every batch committed before it started, while the next batch's SQL runs)
+/// and then hands them on through <see cref="Committed"/>. Nothing leaves before it is durable; nothing is published or
+/// answered here except refusals. A batch in which one write is refused (not a member, a constraint) is rolled back
+/// and redone one write per transaction, so only that write fails and nothing rolled back is ever acknowledged.
 /// </summary>
-public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWriter
+public abstract partial class GroupCommitWriter : BackgroundService, IMessageWriter
 {
-    private readonly SqliteDatabase _db;
     private readonly TimeProvider _clock;
     private long _lastCommittedId; // the newest message id committed; written by the commit loop only
-    private readonly ILogger<SqliteMessageWriter> _logger;
+    private readonly ILogger _logger;
     private readonly int _maxBatch;
     private readonly Channel<WriteRequest> _queue;
     private readonly Channel<WriteRequest[]> _unsynced = Channel.CreateUnbounded<WriteRequest[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Channel<CommittedBatch> _committed = Channel.CreateUnbounded<CommittedBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-    private WriterSession? _session;
+    private IWriteSession? _session;
 
-    public SqliteMessageWriter(SqliteDatabase db, TimeProvider clock, IOptions<ChatOptions> options, ILogger<SqliteMessageWriter> logger)
+    protected GroupCommitWriter(TimeProvider clock, IOptions<ChatOptions> options, ILogger logger)
     {
-        _db = db;
         _clock = clock;
         _logger = logger;
         _maxBatch = options.Value.MaxCommitBatch;
@@ -35,6 +34,18 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
             FullMode = BoundedChannelFullMode.Wait,
         });
     }
+
+    /// <summary>Opens the commit loop's own connection with its statements ready.</summary>
+    protected abstract IWriteSession OpenSession();
+
+    /// <summary>
+    /// Makes every transaction committed so far durable; throws when it could not (the batches it covered are then
+    /// refused). A no-op where a commit is durable when it returns (PostgreSQL, SQLite with <c>synchronous=NORMAL</c>).
+    /// </summary>
+    protected abstract void MakeDurable();
+
+    /// <summary>True when <paramref name="e"/> refuses one write of a batch (a constraint) rather than failing the database.</summary>
+    protected abstract bool IsRefusal(Exception e);
 
     public ChannelReader<CommittedBatch> Committed => _committed.Reader;
 
@@ -80,17 +91,22 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
     private void Commit(List<WriteRequest> batch)
     {
         var now = _clock.GetUtcNow().ToUnixTimeSeconds();
+        long newest = 0;
         try
         {
-            _session ??= new WriterSession(_db.Open(), deferSync: _db.DurableAcks);
+            _session ??= OpenSession();
             _session.Begin();
-            foreach (var request in batch) request.Execute(_session, now);
-            _session.Commit();
+            foreach (var request in batch)
+            {
+                request.Execute(_session, now);
+                newest = Math.Max(newest, request.MessageId);
+            }
+            _session.Commit(newest);
         }
         catch (Exception e)
         {
-            _session?.Rollback();
-            if (batch.Count == 1 || e is not (ChatException or SqliteException { SqliteErrorCode: 19 /* constraint */ }))
+            try { _session?.Rollback(); } catch (Exception) { ResetSession(); }
+            if (batch.Count == 1 || !(e is ChatException || IsRefusal(e)))
             {
                 // The database itself failed (locked, full, gone), or the lone write was refused: refuse it all.
                 if (e is not ChatException) LogCommitFailed(_logger, e, batch.Count);
@@ -103,14 +119,13 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
             return;
         }
 
-        foreach (var request in batch)
-            if (request.MessageId > _lastCommittedId) Volatile.Write(ref _lastCommittedId, request.MessageId);
+        if (newest > _lastCommittedId) Volatile.Write(ref _lastCommittedId, newest);
         _unsynced.Writer.TryWrite([.. batch]);
     }
 
     /// <summary>
     /// Makes committed batches durable, then hands them on in commit order. Kept off the commit loop: the fsync of one
-    /// group of batches overlaps the next batch's SQL (the commit itself skips the fsync).
+    /// group of batches overlaps the next batch's SQL.
     /// </summary>
     private async Task SyncLoopAsync()
     {
@@ -121,11 +136,8 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
             // One fsync covers every batch committed so far (read before the fsync starts, so it covers them).
             var committedUpTo = Volatile.Read(ref _lastCommittedId);
             Exception? unsynced = null;
-            if (_db.DurableAcks)
-            {
-                try { _db.SyncWal(); }
-                catch (Exception e) { unsynced = e; LogSyncFailed(_logger, e); }
-            }
+            try { MakeDurable(); }
+            catch (Exception e) { unsynced = e; LogSyncFailed(_logger, e); }
             foreach (var batch in ready)
             {
                 if (unsynced is null)
@@ -150,6 +162,6 @@ public sealed partial class SqliteMessageWriter : BackgroundService, IMessageWri
     [LoggerMessage(Level = LogLevel.Error, Message = "Commit of a batch of {Count} writes failed; all were refused")]
     private static partial void LogCommitFailed(ILogger logger, Exception e, int count);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "fsync of the WAL failed; the writes it covered were refused")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Making committed writes durable failed; the writes it covered were refused")]
     private static partial void LogSyncFailed(ILogger logger, Exception e);
 }

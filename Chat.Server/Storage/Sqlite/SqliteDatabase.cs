@@ -5,8 +5,11 @@ using Microsoft.Extensions.Options;
 
 namespace Chat.Server.Storage;
 
-/// <summary>Opens configured SQLite connections. Reads use the provider's connection pool; the writer keeps its own.</summary>
-public class SqliteDatabase
+/// <summary>
+/// The embedded default store (<c>Chat:Database:Provider=Sqlite</c>): opens configured SQLite connections. Reads use the
+/// provider's connection pool; the writer keeps its own.
+/// </summary>
+public class SqliteDatabase : IChatDatabase
 {
     private readonly string _connectionString;
     private readonly string? _pragmas;
@@ -117,5 +120,20 @@ public class SqliteDatabase
             await connection.DisposeAsync();
             throw;
         }
+    }
+
+    public async Task<System.Data.Common.DbConnection> OpenConnectionAsync(CancellationToken ct) => await OpenAsync(ct);
+
+    public bool IsConstraintViolation(Exception e) => e is SqliteException { SqliteErrorCode: 19 /* SQLITE_CONSTRAINT */ };
+
+    /// <summary>True: the writer commits before its fsync, so a committed row may not be durable yet.</summary>
+    public bool ReadsNeedStreamPosition => true;
+
+    public long PrepareAtStart(ILogger logger, TimeProvider clock)
+    {
+        using var connection = Open();
+        SqliteMigrations.Apply(connection, logger, clock: clock);
+        SyncWalOnStart();
+        return connection.ExecuteScalar<long?>("SELECT MAX(id) FROM messages") ?? 0;
     }
 }

@@ -2,13 +2,18 @@ using Dapper;
 
 namespace Chat.Server.Storage;
 
-/// <summary>The read side of messaging. Every read is bounded by the <see cref="StreamPosition"/>: nothing not yet durable is shown.</summary>
-public sealed class SqliteMessageStore(SqliteDatabase db, StreamPosition position) : IMessageStore
+/// <summary>
+/// The read side of messaging, for both engines (one SQL text each, in the subset both accept). Where a committed row can
+/// still be lost (<see cref="IChatDatabase.ReadsNeedStreamPosition"/>), every read is bounded by the
+/// <see cref="StreamPosition"/>: nothing not yet durable is shown.
+/// </summary>
+public sealed class MessageStore(IChatDatabase db, StreamPosition position) : IMessageStore
 {
     internal const string LastMessageIdSql =
         """
-        SELECT MAX(COALESCE((SELECT MAX(id) FROM messages WHERE sender_id = @userId AND id <= @position), 0),
-                   COALESCE((SELECT MAX(id) FROM messages WHERE receiver_id = @userId AND id <= @position), 0))
+        SELECT CASE WHEN s.id > r.id THEN s.id ELSE r.id END
+        FROM (SELECT COALESCE(MAX(id), 0) AS id FROM messages WHERE sender_id = @userId AND id <= @position) s,
+             (SELECT COALESCE(MAX(id), 0) AS id FROM messages WHERE receiver_id = @userId AND id <= @position) r
         """;
 
     internal const string SyncSql =
@@ -17,9 +22,9 @@ public sealed class SqliteMessageStore(SqliteDatabase db, StreamPosition positio
                s.id AS s_id, s.username AS s_username, s.full_name AS s_full_name, s.email AS s_email, s.avatar_version AS s_avatar_version,
                r.id AS r_id, r.username AS r_username, r.full_name AS r_full_name, r.email AS r_email, r.avatar_version AS r_avatar_version
         FROM (
-            SELECT * FROM (SELECT id FROM messages WHERE sender_id = @userId AND id > @afterMessageId AND id <= @position ORDER BY id LIMIT @take)
+            SELECT * FROM (SELECT id FROM messages WHERE sender_id = @userId AND id > @afterMessageId AND id <= @position ORDER BY id LIMIT @take) sent
             UNION
-            SELECT * FROM (SELECT id FROM messages WHERE receiver_id = @userId AND id > @afterMessageId AND id <= @position ORDER BY id LIMIT @take)
+            SELECT * FROM (SELECT id FROM messages WHERE receiver_id = @userId AND id > @afterMessageId AND id <= @position ORDER BY id LIMIT @take) received
         ) ids
         JOIN messages m ON m.id = ids.id
         JOIN users s ON s.id = m.sender_id
@@ -69,17 +74,20 @@ public sealed class SqliteMessageStore(SqliteDatabase db, StreamPosition positio
         LIMIT @limit
         """;
 
+    /// <summary>The newest id a read may show: the stream position, or every committed id where all are durable.</summary>
+    private long Bound => db.ReadsNeedStreamPosition ? position.Current : long.MaxValue;
+
     public async Task<long> LastMessageIdAsync(long userId, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         // Two index lookups (sender, receiver) rather than one OR that would scan.
         return await connection.ExecuteScalarAsync<long>(
-            LastMessageIdSql, new { userId, position = position.Current });
+            LastMessageIdSql, new { userId, position = Bound });
     }
 
     public async Task<IReadOnlyList<Partner>> PartnersAsync(long userId, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         var rows = await connection.QueryAsync<(long, string)>(
             "SELECT cm.other_user_id, u.username FROM conversation_members cm JOIN users u ON u.id = cm.other_user_id WHERE cm.user_id = @userId",
             new { userId });
@@ -88,18 +96,18 @@ public sealed class SqliteMessageStore(SqliteDatabase db, StreamPosition positio
 
     public async Task<long?> FindConversationAsync(long userId, long otherUserId, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         return await connection.ExecuteScalarAsync<long?>(
             "SELECT conversation_id FROM conversation_members WHERE user_id = @userId AND other_user_id = @otherUserId", new { userId, otherUserId });
     }
 
     public async Task<IReadOnlyList<ConversationSummary>> ListConversationsAsync(long userId, int limit, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         // One query: the member row carries ordering and unread count; the last message and the
         // receiver's read cursor (for is_read) are single-row joins.
         var rows = await connection.QueryAsync<ConversationRow>(
-            ListConversationsSql, new { userId, limit, position = position.Current });
+            ListConversationsSql, new { userId, limit, position = Bound });
         var me = await connection.QuerySingleAsync<string>("SELECT username FROM users WHERE id = @userId", new { userId });
         return rows.Select(r =>
         {
@@ -116,13 +124,13 @@ public sealed class SqliteMessageStore(SqliteDatabase db, StreamPosition positio
 
     public async Task<IReadOnlyList<HistoryMessage>?> HistoryAsync(long userId, long conversationId, long? before, int limit, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         var members = (await connection.QueryAsync<MemberRow>(
             HistoryMembersSql, new { conversationId })).AsList();
         if (!members.Exists(m => m.UserId == userId)) return null;
 
         var rows = (await connection.QueryAsync<MessageRow>(
-            HistorySql, new { conversationId, before = before ?? long.MaxValue, limit, position = position.Current })).AsList();
+            HistorySql, new { conversationId, before = before ?? long.MaxValue, limit, position = Bound })).AsList();
         rows.Reverse();
         return rows.Select(r =>
         {
@@ -134,10 +142,10 @@ public sealed class SqliteMessageStore(SqliteDatabase db, StreamPosition positio
 
     public async Task<(IReadOnlyList<StoredMessage> Messages, bool HasMore)> SyncAsync(long userId, long afterMessageId, int limit, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         // Each half is an index range scan ((sender_id, id) and (receiver_id, id)) stopped at limit + 1.
         var rows = (await connection.QueryAsync<SyncRow>(
-            SyncSql, new { userId, afterMessageId, take = limit + 1, position = position.Current })).AsList();
+            SyncSql, new { userId, afterMessageId, take = limit + 1, position = Bound })).AsList();
         var hasMore = rows.Count > limit;
         if (hasMore) rows.RemoveAt(rows.Count - 1);
         var messages = rows.Select(r => new StoredMessage(

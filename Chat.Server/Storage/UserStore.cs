@@ -1,9 +1,10 @@
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Chat.Server.Storage;
 
-public sealed class SqliteUserStore(SqliteDatabase db, TimeProvider clock) : IUserStore, ITokenStore
+/// <summary>Users, avatars, the search index and tokens, for both engines (one SQL text each, in the subset both accept).</summary>
+public sealed class UserStore(IChatDatabase db, TimeProvider clock) : IUserStore, ITokenStore
 {
     // The page is chosen from (username_norm, user_id) pairs alone (a covering index range scan plus the
     // email match), and only its rows are read from users.
@@ -50,7 +51,7 @@ public sealed class SqliteUserStore(SqliteDatabase db, TimeProvider clock) : IUs
 
     public async Task<UserRow?> CreateAsync(string username, string passwordHash, string fullName, string email, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         try
         {
@@ -65,7 +66,7 @@ public sealed class SqliteUserStore(SqliteDatabase db, TimeProvider clock) : IUs
             await tx.CommitAsync(ct);
             return new UserRow { Id = id, Username = username, FullName = fullName, Email = email };
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == 19 /* SQLITE_CONSTRAINT */)
+        catch (Exception e) when (db.IsConstraintViolation(e))
         {
             return null;
         }
@@ -73,19 +74,23 @@ public sealed class SqliteUserStore(SqliteDatabase db, TimeProvider clock) : IUs
 
     public async Task<UserRow?> FindByIdAsync(long id, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         return await connection.QuerySingleOrDefaultAsync<UserRow>($"SELECT {UserColumns} FROM users WHERE id = @id", new { id });
     }
 
     public async Task<UserRow?> FindByUsernameAsync(string username, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        // Usernames match a pattern (Validation): anything else names nobody, and is not sent to the database.
+        if (!Auth.Validation.IsValidUsername(username)) return null;
+        await using var connection = await db.OpenConnectionAsync(ct);
         return await connection.QuerySingleOrDefaultAsync<UserRow>($"SELECT {UserColumns} FROM users WHERE username_norm = @norm", new { norm = UsernameKey(username) });
     }
 
     public async Task<(UserRow User, string PasswordHash)?> FindCredentialsAsync(string username, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        // Usernames match a pattern (Validation): anything else names nobody, and is not sent to the database.
+        if (!Auth.Validation.IsValidUsername(username)) return null;
+        await using var connection = await db.OpenConnectionAsync(ct);
         var row = await connection.QuerySingleOrDefaultAsync<CredentialRow>(
             $"SELECT {UserColumns}, password_hash FROM users WHERE username_norm = @norm", new { norm = UsernameKey(username) });
         return row is null ? null : (row, row.PasswordHash);
@@ -93,7 +98,7 @@ public sealed class SqliteUserStore(SqliteDatabase db, TimeProvider clock) : IUs
 
     public async Task<UserRow> UpdateProfileAsync(long id, string? fullName, string? email, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         var user = await connection.QuerySingleAsync<UserRow>(
             $"""
@@ -116,14 +121,14 @@ public sealed class SqliteUserStore(SqliteDatabase db, TimeProvider clock) : IUs
 
     public async Task<IReadOnlyList<UserRow>> SearchAsync(long searcherId, string query, int limit, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         var rows = await connection.QueryAsync<UserRow>(SearchSql, SearchParameters(searcherId, query, limit));
         return rows.AsList();
     }
 
     public async Task<UserRow> SetAvatarAsync(long id, string contentType, byte[] data, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(
             """
@@ -139,7 +144,7 @@ public sealed class SqliteUserStore(SqliteDatabase db, TimeProvider clock) : IUs
 
     public async Task<UserRow> DeleteAvatarAsync(long id, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync("DELETE FROM avatars WHERE user_id = @id", new { id }, tx);
         // A non-positive avatar_version means "no picture". Negating (not zeroing) keeps the counter,
@@ -152,7 +157,9 @@ public sealed class SqliteUserStore(SqliteDatabase db, TimeProvider clock) : IUs
 
     public async Task<(string ContentType, byte[] Data, long Version)?> GetAvatarAsync(string username, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        // Usernames match a pattern (Validation): anything else names nobody, and is not sent to the database.
+        if (!Auth.Validation.IsValidUsername(username)) return null;
+        await using var connection = await db.OpenConnectionAsync(ct);
         var row = await connection.QuerySingleOrDefaultAsync<AvatarRow>(
             """
             SELECT a.content_type, a.data, u.avatar_version AS version
@@ -165,7 +172,7 @@ public sealed class SqliteUserStore(SqliteDatabase db, TimeProvider clock) : IUs
 
     public async Task<long> CreateAsync(long userId, byte[] tokenHash, DateTimeOffset expiresAt, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         return await connection.ExecuteScalarAsync<long>(
             "INSERT INTO tokens (user_id, token_hash, created_at, expires_at) VALUES (@userId, @tokenHash, @now, @expires) RETURNING id",
             new { userId, tokenHash, now = clock.GetUtcNow().ToUnixTimeSeconds(), expires = expiresAt.ToUnixTimeSeconds() });
@@ -173,19 +180,19 @@ public sealed class SqliteUserStore(SqliteDatabase db, TimeProvider clock) : IUs
 
     public async Task<TokenRow?> FindAsync(byte[] tokenHash, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         return await connection.QuerySingleOrDefaultAsync<TokenRow>(
             "SELECT id, user_id, expires_at, revoked_at FROM tokens WHERE token_hash = @tokenHash", new { tokenHash });
     }
 
     public async Task RevokeAsync(long tokenId, CancellationToken ct)
     {
-        await using var connection = await db.OpenAsync(ct);
+        await using var connection = await db.OpenConnectionAsync(ct);
         await connection.ExecuteAsync("UPDATE tokens SET revoked_at = @now WHERE id = @tokenId AND revoked_at IS NULL",
             new { tokenId, now = clock.GetUtcNow().ToUnixTimeSeconds() });
     }
 
-    private static Task WriteSearchTermsAsync(SqliteConnection connection, System.Data.Common.DbTransaction tx, long userId, string username, string fullName) =>
+    private static Task WriteSearchTermsAsync(DbConnection connection, DbTransaction tx, long userId, string username, string fullName) =>
         connection.ExecuteAsync(InsertSearchTermSql, SearchTermRows(userId, username, fullName), tx);
 
     private sealed class CredentialRow

@@ -7,7 +7,7 @@ namespace Chat.Server.Storage;
 /// The database can be read and written: the schema answers, and the write lock can be taken within a second (readers
 /// keep working while another process holds that lock, so a server that cannot commit must not look healthy).
 /// </summary>
-public sealed class DatabaseHealthCheck(SqliteDatabase db) : IHealthCheck
+public sealed class SqliteHealthCheck(SqliteDatabase db) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
     {

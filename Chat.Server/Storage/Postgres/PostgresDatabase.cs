@@ -1,0 +1,56 @@
+using System.Data.Common;
+using Chat.Server.Infrastructure;
+using Dapper;
+using Npgsql;
+
+namespace Chat.Server.Storage;
+
+/// <summary>
+/// The shared store (<c>Chat:Database:Provider=Postgres</c>; contract section 1): <c>ConnectionStrings:Chat</c> is an
+/// Npgsql connection string. One pooled <see cref="NpgsqlDataSource"/> serves the readers and the writer. A PostgreSQL
+/// commit is durable when it returns (<c>synchronous_commit=on</c>, the server's default), and every write transaction
+/// takes the <c>stream_position</c> row lock first (<see cref="PostgresWriterSession"/>), so ids commit in ascending
+/// order across every node: whatever a reader can see is durable, and no smaller id can appear later.
+/// </summary>
+public sealed class PostgresDatabase : IChatDatabase, IDisposable
+{
+    private const string Accepted = "an Npgsql connection string such as \"Host=127.0.0.1;Database=chat;Username=chat;Password=...\"";
+    private readonly NpgsqlDataSource _dataSource;
+
+    public PostgresDatabase(IConfiguration configuration)
+    {
+        var connectionString = configuration.GetConnectionString("Chat");
+        if (string.IsNullOrWhiteSpace(connectionString)) throw new InvalidSettingException("ConnectionStrings:Chat", Accepted);
+        NpgsqlConnectionStringBuilder builder;
+        try
+        {
+            builder = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException)
+        {
+            throw new InvalidSettingException("ConnectionStrings:Chat", Accepted, e);
+        }
+        if (string.IsNullOrWhiteSpace(builder.Host)) throw new InvalidSettingException("ConnectionStrings:Chat", Accepted);
+        // The writer and the hot reads run the same few statements: prepared once per physical connection.
+        if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 64;
+        _dataSource = NpgsqlDataSource.Create(builder);
+    }
+
+    public NpgsqlConnection Open() => _dataSource.OpenConnection();
+
+    public async Task<DbConnection> OpenConnectionAsync(CancellationToken ct) => await _dataSource.OpenConnectionAsync(ct);
+
+    public bool IsConstraintViolation(Exception e) => e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.ForeignKeyViolation or PostgresErrorCodes.CheckViolation };
+
+    /// <summary>False: a visible row is committed, so durable, and ids commit in order (see the class remarks).</summary>
+    public bool ReadsNeedStreamPosition => false;
+
+    public long PrepareAtStart(ILogger logger, TimeProvider clock)
+    {
+        using var connection = Open();
+        PostgresMigrations.Apply(connection, logger, clock: clock);
+        return connection.ExecuteScalar<long>("SELECT position FROM stream_position");
+    }
+
+    public void Dispose() => _dataSource.Dispose();
+}
