@@ -5,6 +5,7 @@ using static Chat.Tests.Conversations.ConversationKit;
 namespace Chat.Tests.Conversations;
 
 /// <summary><c>GET /api/conversations</c>: order, items, unread counts and the limit rules.</summary>
+[BothStores]
 public sealed class ConversationListTests
 {
     private ChatApp _app = null!;

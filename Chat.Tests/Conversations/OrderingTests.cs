@@ -4,6 +4,7 @@ using static Chat.Tests.Conversations.ConversationKit;
 namespace Chat.Tests.Conversations;
 
 /// <summary>On one socket the frames of a conversation arrive in ascending <c>message_id</c> order, even under concurrent sends.</summary>
+[BothStores]
 public sealed class OrderingTests
 {
     private const int PerSocket = 30;

@@ -4,6 +4,7 @@ using static Chat.Tests.Conversations.ConversationKit;
 namespace Chat.Tests.Conversations;
 
 /// <summary>A user who is not part of a conversation cannot read it, mark it read or type into it.</summary>
+[BothStores]
 public sealed class OutsiderTests
 {
     private ChatApp _app = null!;

@@ -9,6 +9,7 @@ namespace Chat.Tests.Conversations;
 /// Announcements are sent asynchronously after the socket opens or closes, so "nothing was sent" is checked after
 /// the server has registered the change plus a short settle time, and again by the complete list at the end.
 /// </summary>
+[BothStores]
 public sealed class PresenceTests
 {
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(300);

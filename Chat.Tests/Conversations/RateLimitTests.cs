@@ -4,6 +4,7 @@ using static Chat.Tests.Conversations.ConversationKit;
 namespace Chat.Tests.Conversations;
 
 /// <summary>Per-user send rate limit, over WebSocket and HTTP together; a refused send stores nothing.</summary>
+[BothStores]
 public sealed class RateLimitTests
 {
     private ChatApp _app = null!;

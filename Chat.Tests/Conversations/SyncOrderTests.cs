@@ -10,6 +10,7 @@ namespace Chat.Tests.Conversations;
 /// Contract, "Delivery guarantees": the per-conversation order holds while a <c>sync</c> replay and live frames share one
 /// socket. From a <c>sync</c> until a <c>sync_complete</c> without more, live frames wait behind the replay.
 /// </summary>
+[BothStores]
 [TestFixture]
 [NonParallelizable]
 public sealed class SyncOrderTests : ServerPerTest

@@ -5,6 +5,7 @@ using static Chat.Tests.Conversations.ConversationKit;
 namespace Chat.Tests.Conversations;
 
 /// <summary><c>sync</c>: a client that was offline catches up in order, with no loss and no duplicates.</summary>
+[BothStores]
 public sealed class SyncTests
 {
     private static readonly string[] MessageTypes = ["chat_message", "message_sent", "conversation_refresh"];

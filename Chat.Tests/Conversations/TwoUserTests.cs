@@ -3,6 +3,7 @@ using Chat.Tests.Infrastructure;
 namespace Chat.Tests.Conversations;
 
 /// <summary>A fresh TestHost server per test with users <c>alice</c> and <c>bob</c> registered.</summary>
+[BothStores]
 public abstract class TwoUserTests
 {
     protected ChatApp _app = null!;

@@ -4,6 +4,7 @@ using static Chat.Tests.Conversations.ConversationKit;
 namespace Chat.Tests.Conversations;
 
 /// <summary><c>typing</c> frames between users who share a conversation.</summary>
+[BothStores]
 public sealed class TypingTests
 {
     private ChatApp _app = null!;

@@ -8,6 +8,7 @@ namespace Chat.Tests.Hardening;
 /// Nobody unauthenticated gets anything, and an outsider learns nothing about a conversation that is not theirs: not its
 /// messages, not even that it exists (the answer is the same as for an id that does not exist).
 /// </summary>
+[BothStores]
 [TestFixture]
 public sealed class AuthorizationTests
 {
@@ -120,7 +121,7 @@ public sealed class AuthorizationTests
         // None of it changed anything.
         var me = await _alice.GetAsync("/api/users/me");
         Assert.That((me.Str("full_name"), me["profile_picture"]?.GetValue<string>()), Is.EqualTo(("Alice Liddell", (string?)null)));
-        Assert.That(HostileInput.Count(_app.DatabasePath, "messages"), Is.EqualTo(1));
+        Assert.That(HostileInput.Count(_app, "messages"), Is.EqualTo(1));
         var bobs = (await _bob.GetAsync("/api/conversations"))["conversations"]!.AsArray().Single()!;
         Assert.That(bobs.AsObject().Long("unread_count"), Is.EqualTo(1));
         await _alice.GetAsync("/api/users/me"); // alice's own token still works: logout revoked only the one token

@@ -1,3 +1,4 @@
+using Chat.Tests.Infrastructure;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
@@ -43,10 +44,10 @@ internal static class HostileInput
     public static HttpContent Json(string text, string mediaType = "application/json") =>
         new ByteArrayContent(Encoding.UTF8.GetBytes(text)) { Headers = { ContentType = new MediaTypeHeaderValue(mediaType) } };
 
-    /// <summary>Every message row, read straight from the SQLite file (not through the server).</summary>
-    public static Dictionary<long, string> MessagesInDatabase(string databasePath)
+    /// <summary>Every message row, read straight from the server's database (not through the server; either store).</summary>
+    public static Dictionary<long, string> MessagesInDatabase(ChatApp app)
     {
-        using var connection = Open(databasePath);
+        using var connection = app.OpenDatabase();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT id, body FROM messages";
         using var reader = command.ExecuteReader();
@@ -55,19 +56,13 @@ internal static class HostileInput
         return rows;
     }
 
-    public static long Count(string databasePath, string table)
+    /// <summary>Rows in <paramref name="table"/> of the server's database, read directly (either store).</summary>
+    public static long Count(ChatApp app, string table)
     {
-        using var connection = Open(databasePath);
+        using var connection = app.OpenDatabase();
         using var command = connection.CreateCommand();
         command.CommandText = $"SELECT COUNT(*) FROM {table}";
-        return (long)command.ExecuteScalar()!;
-    }
-
-    private static SqliteConnection Open(string path)
-    {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        connection.Open();
-        return connection;
+        return Convert.ToInt64(command.ExecuteScalar()!);
     }
 }
 

@@ -11,6 +11,7 @@ namespace Chat.Tests.Hardening;
 /// types, oversized bodies, long lines and headers, path tricks, and injection strings that must be stored verbatim.
 /// Every refusal is a 4xx problem-details answer with a <c>code</c>; nothing is ever a 500, and nothing refused is stored.
 /// </summary>
+[BothStores]
 [TestFixture]
 public sealed class HttpFuzzTests
 {
@@ -44,7 +45,7 @@ public sealed class HttpFuzzTests
         ($"/api/conversations/{_conversationId}/read", HttpMethod.Post, () => new JsonObject { ["up_to_message_id"] = 1 }, [], ["up_to_message_id"], []),
     ];
 
-    private (long Users, long Messages) Stored() => (HostileInput.Count(_app.DatabasePath, "users"), HostileInput.Count(_app.DatabasePath, "messages"));
+    private (long Users, long Messages) Stored() => (HostileInput.Count(_app, "users"), HostileInput.Count(_app, "messages"));
 
     /// <summary>Nothing refused was stored: the users and messages counted <paramref name="before"/>, and alice's profile as registered.</summary>
     private async Task AssertNothingChangedAsync((long Users, long Messages) before)
@@ -200,7 +201,7 @@ public sealed class HttpFuzzTests
         await Refused(client, "/api/messages", new ByteArrayContent("<message><receiver>bob</receiver></message>"u8.ToArray()) { Headers = { ContentType = new("application/xml") } }, "XML send");
         using (var anonymous = _app.CreateClient())
             await Refused(anonymous, "/api/auth/register", new FormUrlEncodedContent(new Dictionary<string, string> { ["username"] = "formuser", ["password"] = "password123" }), "form-encoded register");
-        Assert.That(HostileInput.Count(_app.DatabasePath, "users"), Is.EqualTo(2));
+        Assert.That(HostileInput.Count(_app, "users"), Is.EqualTo(2));
 
         // Avatars: only the four image types, and the bytes must be that image. An SVG (script-capable) is never accepted.
         var png = new byte[] { 0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3 };
@@ -216,7 +217,7 @@ public sealed class HttpFuzzTests
             await HostileInput.AssertProblemAsync(await client.PutAsync("/api/users/me/avatar", content), 415, "unsupported_media_type", $"avatar as {type ?? "no type"}");
         }
         Assert.That((await _alice.GetAsync("/api/users/me"))["profile_picture"], Is.Null);
-        Assert.That(HostileInput.Count(_app.DatabasePath, "messages"), Is.EqualTo(1));
+        Assert.That(HostileInput.Count(_app, "messages"), Is.EqualTo(1));
     }
 
     [Test]
@@ -243,7 +244,7 @@ public sealed class HttpFuzzTests
         HostileInput.AssertProblem(await RawHttpAnswer.SendAsync(_app.BaseAddress, "PUT", "/api/users/me/avatar", [.. auth, "Content-Type: image/png", $"Content-Length: {limit + 1}"]),
             413, "too_large", "avatar over the Kestrel limit");
 
-        Assert.That(HostileInput.Count(_app.DatabasePath, "messages"), Is.EqualTo(1));
+        Assert.That(HostileInput.Count(_app, "messages"), Is.EqualTo(1));
         using var fresh = _app.CreateClient();
         Assert.That((int)(await fresh.GetAsync("/healthz")).StatusCode, Is.EqualTo(200));
         await _alice.SendAsync("bob", "still serving");
@@ -372,9 +373,9 @@ public sealed class HttpFuzzTests
         Assert.That(fromMallory["other_user"]!["full_name"]!.GetValue<string>(), Is.EqualTo(patchedName));
 
         // Straight from the file: the rows hold the text as sent, the tables are all still there.
-        Assert.That(HostileInput.MessagesInDatabase(_app.DatabasePath)[sent.Long("message_id")], Is.EqualTo(text));
-        Assert.That(HostileInput.Count(_app.DatabasePath, "users"), Is.EqualTo(3));
-        Assert.That(HostileInput.Count(_app.DatabasePath, "messages"), Is.EqualTo(2));
+        Assert.That(HostileInput.MessagesInDatabase(_app)[sent.Long("message_id")], Is.EqualTo(text));
+        Assert.That(HostileInput.Count(_app, "users"), Is.EqualTo(3));
+        Assert.That(HostileInput.Count(_app, "messages"), Is.EqualTo(2));
 
         // Usernames are restricted: injection there is refused, not stored.
         using var anonymous = _app.CreateClient();

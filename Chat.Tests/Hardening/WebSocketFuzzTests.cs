@@ -14,6 +14,7 @@ namespace Chat.Tests.Hardening;
 /// the valid sends among them must be acknowledged, and afterwards the server must be healthy, bystanders unaffected and
 /// the database must hold exactly the acknowledged messages, byte for byte.
 /// </summary>
+[BothStores]
 [TestFixture]
 public sealed class WebSocketFuzzTests
 {
@@ -200,9 +201,9 @@ public sealed class WebSocketFuzzTests
         }
 
         // The database holds exactly what was acknowledged (plus the bystanders' two messages), each text verbatim.
-        Assert.That(HostileInput.Count(app.DatabasePath, "messages"), Is.EqualTo(stored.Count + bystanderIds.Count),
+        Assert.That(HostileInput.Count(app, "messages"), Is.EqualTo(stored.Count + bystanderIds.Count),
             "SELECT COUNT(*) FROM messages equals the acknowledged messages");
-        var rows = HostileInput.MessagesInDatabase(app.DatabasePath);
+        var rows = HostileInput.MessagesInDatabase(app);
         Assert.That(rows.Keys, Is.EquivalentTo(stored.Keys.Concat(bystanderIds)));
         foreach (var (id, text) in stored)
             Assert.That(rows[id], Is.EqualTo(text), $"message {id} is stored verbatim");
@@ -544,9 +545,12 @@ public sealed class WebSocketFuzzTests
                 }
                 case 1:
                 {
-                    // Escaped control characters are ordinary text: stored and returned as sent.
-                    var text = "ctl" + string.Concat(Enumerable.Range(0, rng.Next(1, 20)).Select(_ => (char)Pick([.. Enumerable.Range(0, 0x20), 0x7f, 0x85, 0x9f])));
-                    return Send("control-chars", receiver, text, NewClientId(), Expect.Ack);
+                    // Escaped control characters are ordinary text: stored and returned as sent. U+0000 is the exception,
+                    // refused on both stores (protocol.md, "no U+0000 in text").
+                    var text = "ctl" + string.Concat(Enumerable.Range(0, rng.Next(1, 20)).Select(_ => (char)Pick([.. Enumerable.Range(1, 0x1f), 0x7f, 0x85, 0x9f])));
+                    return rng.Next(4) == 0
+                        ? Send("control-chars", receiver, text + "\u0000", NewClientId(), Expect.Error, "bad_frame")
+                        : Send("control-chars", receiver, text, NewClientId(), Expect.Ack);
                 }
                 case 2:
                     return Send("control-chars", receiver, string.Concat(Enumerable.Range(0, rng.Next(1, 20)).Select(_ => Pick(["\t", "\n", "\r", "\u000b", "\u000c", " "]))),

@@ -10,6 +10,7 @@ namespace Chat.Tests.Http;
 /// blocked; a username or an address over its budget is only slowed; so no client can lock anyone else out. Over
 /// real Kestrel with 127.0.0.1 as a trusted proxy, so <c>X-Forwarded-For</c> stands in for distinct clients.
 /// </summary>
+[BothStores]
 [TestFixture]
 public sealed class LoginThrottleTests
 {

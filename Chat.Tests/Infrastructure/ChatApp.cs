@@ -167,6 +167,16 @@ public sealed class ChatApp : IAsyncDisposable
         _app = null;
     }
 
+    /// <summary>A direct connection to this server's database (its SQLite file or PostgreSQL schema), to check what is stored.</summary>
+    public System.Data.Common.DbConnection OpenDatabase()
+    {
+        System.Data.Common.DbConnection connection = Store == Store.Postgres
+            ? new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(DatabasePath) { Pooling = false }.ToString())
+            : new Microsoft.Data.Sqlite.SqliteConnection(new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
+    }
+
     public void DeleteDatabase()
     {
         if (Store == Store.Postgres)

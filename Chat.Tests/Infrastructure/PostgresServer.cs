@@ -16,6 +16,7 @@ public static class PostgresServer
 {
     private static readonly Lazy<string?> BinDirectory = new(FindBinDirectory);
     private static readonly Lazy<Task<string>> Cluster = new(StartClusterAsync);
+    private static string? _directory;
     private static string? _dataDirectory;
     private static string? _runAs;
 
@@ -61,7 +62,7 @@ public static class PostgresServer
         if (_dataDirectory is null) return;
         NpgsqlConnection.ClearAllPools();
         Run(Path.Combine(BinDirectory.Value!, "pg_ctl"), $"-D {_dataDirectory} -m immediate -w stop", throwOnError: false);
-        try { Directory.Delete(_dataDirectory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        try { Directory.Delete(_directory!, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         _dataDirectory = null;
     }
 
@@ -80,6 +81,7 @@ public static class PostgresServer
         var bin = BinDirectory.Value!;
         var directory = Path.Combine(Path.GetTempPath(), $"chat-tests-pg-{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
+        _directory = directory;
         if (Environment.UserName == "root")
         {
             _runAs = "postgres";

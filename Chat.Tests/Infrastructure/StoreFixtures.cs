@@ -18,8 +18,9 @@ public enum Store
 /// run meant to cover both stores (<c>.ci/run</c>) fails on any skip. Inherited: put it on a base class and every
 /// fixture deriving from it runs on both.
 /// </summary>
-[AttributeUsage(AttributeTargets.Class, Inherited = true)]
-public sealed class BothStoresAttribute : NUnitAttribute, IFixtureBuilder2
+/// <param name="arguments">The fixture's constructor arguments, as <c>[TestFixture(args)]</c> takes them; one attribute per set.</param>
+[AttributeUsage(AttributeTargets.Class, Inherited = true, AllowMultiple = true)]
+public sealed class BothStoresAttribute(params object[] arguments) : NUnitAttribute, IFixtureBuilder2
 {
     private const string StoreProperty = "Store";
 
@@ -30,7 +31,8 @@ public sealed class BothStoresAttribute : NUnitAttribute, IFixtureBuilder2
         var builder = new NUnitTestFixtureBuilder();
         foreach (var store in Enum.GetValues<Store>())
         {
-            var parameters = new TestFixtureParameters { TestName = $"{typeInfo.Name}({store})" };
+            var name = arguments.Length == 0 ? $"{typeInfo.Name}({store})" : $"{typeInfo.Name}({string.Join(",", arguments)},{store})";
+            var parameters = new TestFixtureParameters(arguments) { TestName = name };
             parameters.Properties.Set(StoreProperty, store.ToString());
             if (store == Store.Postgres && PostgresServer.UnavailableReason is { } reason)
             {

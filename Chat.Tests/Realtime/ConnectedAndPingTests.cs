@@ -4,6 +4,7 @@ using Chat.Tests.Infrastructure;
 namespace Chat.Tests.Realtime;
 
 /// <summary>Section 3: <c>connected</c> is the first frame of every socket; <c>ping</c> is answered by <c>pong</c>.</summary>
+[BothStores]
 public sealed class ConnectedAndPingTests
 {
     private ChatApp _app = null!;

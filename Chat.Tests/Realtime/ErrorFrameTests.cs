@@ -9,6 +9,7 @@ namespace Chat.Tests.Realtime;
 /// <c>{type, code, message, client_msg_id}</c> on the same socket, which stays open (proved by ping/pong).
 /// Message length is shrunk to 10 code points so the too-long case stays small.
 /// </summary>
+[BothStores]
 public sealed class ErrorFrameTests
 {
     private ChatApp _app = null!;

@@ -5,8 +5,8 @@ using static Chat.Tests.Realtime.RealtimeTestHelpers;
 namespace Chat.Tests.Realtime;
 
 /// <summary>Section 3 delivery guarantee: on one socket, the frames of one conversation arrive in ascending message_id order.</summary>
-[TestFixture(Transport.TestHost)]
-[TestFixture(Transport.Kestrel)]
+[BothStores(Transport.TestHost)]
+[BothStores(Transport.Kestrel)]
 public sealed class FrameOrderTests(Transport transport)
 {
     private const int Count = 50;

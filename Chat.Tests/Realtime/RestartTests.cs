@@ -6,8 +6,8 @@ using static Chat.Tests.Realtime.RealtimeTestHelpers;
 namespace Chat.Tests.Realtime;
 
 /// <summary>Section 1: restarting on an existing database keeps every user, token, conversation, message and read state.</summary>
-[TestFixture(Transport.TestHost)]
-[TestFixture(Transport.Kestrel)]
+[BothStores(Transport.TestHost)]
+[BothStores(Transport.Kestrel)]
 public sealed class RestartTests(Transport transport)
 {
     private ChatApp _app = null!;

@@ -7,8 +7,8 @@ namespace Chat.Tests.Scenario;
 /// <summary>
 /// The contract's section 4, step by step, over TestHost and over real Kestrel sockets on 127.0.0.1.
 /// </summary>
-[TestFixture(Transport.TestHost)]
-[TestFixture(Transport.Kestrel)]
+[BothStores(Transport.TestHost)]
+[BothStores(Transport.Kestrel)]
 public sealed class SeedScenarioTests(Transport transport)
 {
     private ChatApp _app = null!;
