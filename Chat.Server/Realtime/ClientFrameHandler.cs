@@ -121,11 +121,27 @@ public sealed partial class ClientFrameHandler(
 
     private async Task StartSendAsync(ChatConnection connection, SendMessageFrame frame)
     {
-        if (!connection.AcceptingSends) return; // closing: the client resends after reconnecting
+        if (!connection.AcceptingSends)
+        {
+            RefuseClosing(connection, frame);
+            return;
+        }
         // Waiting here (not in the task) stops the receive loop when too many sends are in flight: backpressure.
         await connection.BeginSendAsync(CancellationToken.None);
+        if (!connection.AcceptingSends)
+        {
+            // A graceful close started while this send waited for its slot, and may have seen no send in flight: it
+            // would not wait for this one's ack, so it is not taken.
+            connection.EndSend();
+            RefuseClosing(connection, frame);
+            return;
+        }
         _ = CompleteSendAsync(connection, frame);
     }
+
+    /// <summary>The socket is closing (shutdown): nothing is stored; the client resends after reconnecting (protocol.md).</summary>
+    private static void RefuseClosing(ChatConnection connection, SendMessageFrame frame) =>
+        connection.Send(Frames.Error(ErrorCodes.Internal, "The server is shutting down; nothing was stored. Resend after reconnecting.", frame.ClientMsgId));
 
     private async Task CompleteSendAsync(ChatConnection connection, SendMessageFrame frame)
     {

@@ -51,6 +51,7 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
 
     public async ValueTask EnqueueAsync(WriteRequest request, CancellationToken ct)
     {
+        if (Failed) throw StorageFailed();
         if (_queue.Writer.TryWrite(request)) return;
         try
         {
@@ -90,6 +91,11 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
 
     private void Commit(List<WriteRequest> batch)
     {
+        if (Failed)
+        {
+            foreach (var request in batch) request.Fail(StorageFailed());
+            return;
+        }
         var now = _clock.GetUtcNow().ToUnixTimeSeconds();
         long newest = 0;
         try
@@ -135,23 +141,61 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
             while (_unsynced.Reader.TryRead(out var batch)) ready.Add(batch);
             // One fsync covers every batch committed so far (read before the fsync starts, so it covers them).
             var committedUpTo = Volatile.Read(ref _lastCommittedId);
-            Exception? unsynced = null;
-            try { MakeDurable(); }
-            catch (Exception e) { unsynced = e; LogSyncFailed(_logger, e); }
+            var durable = !Failed && await TryMakeDurableAsync();
             foreach (var batch in ready)
             {
-                if (unsynced is null)
+                if (durable)
                 {
                     _committed.Writer.TryWrite(new CommittedBatch(batch, committedUpTo));
                     continue;
                 }
-                // Committed but maybe not on disk: refused, so the client retries; its client_msg_id finds the original.
-                foreach (var request in batch) request.Fail(ChatException.Internal());
+                // Committed but not known to be on disk, and the writer has stopped: refused. Nothing after it is
+                // acknowledged or published, so no client sees an id a restart could give to another message; after the
+                // restart (which makes the WAL durable) the client's retry with its client_msg_id finds the original.
+                foreach (var request in batch) request.Fail(StorageFailed());
             }
             ready.Clear();
         }
         _committed.Writer.TryComplete();
     }
+
+    /// <summary>
+    /// True once the store could not make committed writes durable (a failing disk): from then on every write is refused
+    /// and the health check reports the database unhealthy, until the server is restarted (fail-stop, as PostgreSQL
+    /// does on a failed fsync: a later fsync that succeeds does not prove the earlier pages reached the disk).
+    /// </summary>
+    public bool Failed => Volatile.Read(ref _failed);
+
+    private bool _failed;
+
+    private static ChatException StorageFailed() =>
+        new(500, Chat.Protocol.ErrorCodes.Internal, "The store could not make the message durable and stopped taking writes; it may have been stored: after the server is back, retry with the same client_msg_id.");
+
+    /// <summary>
+    /// <see cref="MakeDurable"/>, tried again twice after a pause (20 and 200 ms) for a transient failure. When it
+    /// still fails, the writer stops (<see cref="Failed"/>).
+    /// </summary>
+    private async Task<bool> TryMakeDurableAsync()
+    {
+        foreach (var pause in RetryPauses)
+        {
+            try
+            {
+                MakeDurable();
+                return true;
+            }
+            catch (Exception e)
+            {
+                LogSyncFailed(_logger, e);
+            }
+            if (pause is { } wait) await Task.Delay(wait, _clock);
+        }
+        Volatile.Write(ref _failed, true);
+        LogWriterStopped(_logger);
+        return false;
+    }
+
+    private static readonly TimeSpan?[] RetryPauses = [TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(200), null];
 
     private void ResetSession()
     {
@@ -162,6 +206,9 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
     [LoggerMessage(Level = LogLevel.Error, Message = "Commit of a batch of {Count} writes failed; all were refused")]
     private static partial void LogCommitFailed(ILogger logger, Exception e, int count);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Making committed writes durable failed; the writes it covered were refused")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Making committed writes durable failed")]
     private static partial void LogSyncFailed(ILogger logger, Exception e);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "The store could not make committed writes durable and stopped taking writes; restart the server once the disk is fixed")]
+    private static partial void LogWriterStopped(ILogger logger);
 }

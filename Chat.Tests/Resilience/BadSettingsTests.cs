@@ -44,7 +44,8 @@ public sealed class BadSettingsTests
         new object[] { "--Logging:LogLevel:Default=Loud", "Logging" },
         new object[] { "--urls=ftp://127.0.0.1:5000", "urls" },
         new object[] { "--Chat:Database:Provider=Mongo", "Chat:Database:Provider" },
-        new object[] { "--Chat:Database:Provider=Postgres", "Chat:Database:Provider" },
+        // Postgres with the test's SQLite connection string: the connection string is what cannot work.
+        new object[] { "--Chat:Database:Provider=Postgres", "ConnectionStrings:Chat" },
         new object[] { "--ConnectionStrings:Redis=127.0.0.1:6379", "ConnectionStrings:Redis" },
         new object[] { "--ConnectionStrings:Chat=Data Source=:memory:", "ConnectionStrings:Chat" },
         new object[] { "--ConnectionStrings:Chat=Mode=Memory", "ConnectionStrings:Chat" },

@@ -170,24 +170,34 @@ public sealed class DurabilityTests
     }
 
     [Test]
-    public async Task AFailedFsyncRefusesTheSendItCoveredAndTheRetryReturnsTheStoredOriginal()
+    public async Task AnFsyncThatFailsOnceIsRetriedAndTheSendIsAcknowledgedAndDeliveredOnce()
     {
-        var database = (FailingOnceDatabase?)null;
         var (_, aliceSocket, bobSocket) = await StartAsync(s => s.AddSingleton<SqliteDatabase>(sp =>
-            database = new FailingOnceDatabase(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<IOptions<ChatOptions>>())));
+            new FailingDatabase(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<IOptions<ChatOptions>>(), failures: 1)));
 
-        await aliceSocket.SendAsync(RealtimeTestHelpers.SendMessageFrame("bob", "disk trouble", "retry-me"));
-        var error = await aliceSocket.ExpectAsync("error");
-        Assert.That(error["code"]!.GetValue<string>(), Is.EqualTo("internal"));
-        Assert.That(await bobSocket.TryNextAsync(TimeSpan.FromMilliseconds(300)), Is.Null, "delivered although its fsync failed");
-
-        // Committed but not known to be on disk: the client's retry with the same client_msg_id finds it.
         await aliceSocket.SendAsync(RealtimeTestHelpers.SendMessageFrame("bob", "disk trouble", "retry-me"));
         var ack = await aliceSocket.WaitForAsync("ack");
+        var delivered = await bobSocket.WaitForAsync("chat_message");
+        Assert.That(delivered["message_id"]!.GetValue<long>(), Is.EqualTo(ack["message_id"]!.GetValue<long>()));
+        Assert.That(await bobSocket.TryNextAsync(TimeSpan.FromMilliseconds(300)) is { } more && more.Type() == "chat_message", Is.False, "delivered once");
         var stored = StoredMessages.All(_app!.DatabasePath);
-        Assert.That(stored, Has.Count.EqualTo(1));
-        Assert.That(stored.Single().Key, Is.EqualTo(ack["message_id"]!.GetValue<long>()));
-        Assert.That(stored.Single().Value, Is.EqualTo("retry-me"));
+        Assert.That(stored.Keys, Is.EqualTo(new[] { ack["message_id"]!.GetValue<long>() }));
+    }
+
+    [Test]
+    public async Task AnFsyncThatKeepsFailingStopsTheWriterSoNothingLaterIsAcknowledgedAndHealthIs503()
+    {
+        var (_, aliceSocket, bobSocket) = await StartAsync(s => s.AddSingleton<SqliteDatabase>(sp =>
+            new FailingDatabase(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<IOptions<ChatOptions>>(), failures: int.MaxValue)));
+
+        await aliceSocket.SendAsync(RealtimeTestHelpers.SendMessageFrame("bob", "disk trouble", "first"));
+        Assert.That((await aliceSocket.ExpectAsync("error"))["code"]!.GetValue<string>(), Is.EqualTo("internal"));
+        // A later send must not be acknowledged either: its ack would show an id past a write that may not be on disk.
+        await aliceSocket.SendAsync(RealtimeTestHelpers.SendMessageFrame("bob", "still broken", "second"));
+        Assert.That((await aliceSocket.ExpectAsync("error"))["code"]!.GetValue<string>(), Is.EqualTo("internal"));
+        Assert.That(await bobSocket.TryNextAsync(TimeSpan.FromMilliseconds(300)), Is.Null, "nothing delivered");
+        using var client = _app!.CreateClient();
+        Assert.That((int)(await client.GetAsync("/healthz")).StatusCode, Is.EqualTo(503));
     }
 
     [Test]
@@ -234,7 +244,7 @@ public sealed class DurabilityTests
         public void Hold() => _gate.Reset();
         public void Release() => _gate.Set();
 
-        /// <summary>Opens the gate and fails the fsync that was held, as a power loss would end it.</summary>
+        /// <summary>Opens the gate and fails the fsync that was held and every later one, as a power loss would end them.</summary>
         public void ReleaseWithFailure()
         {
             _failHeld = true;
@@ -245,24 +255,21 @@ public sealed class DurabilityTests
         {
             Entered.Set();
             _gate.Wait(TimeSpan.FromSeconds(30));
-            if (_failHeld)
-            {
-                _failHeld = false;
-                throw new IOException("Input/output error");
-            }
+            // From the power loss on, no fsync succeeds (the writer must not retry its way past it).
+            if (_failHeld) throw new IOException("Input/output error");
             base.SyncWal();
             Interlocked.Increment(ref _syncs);
         }
     }
 
-    /// <summary>The first WAL fsync fails as a dying disk's would; later ones work.</summary>
-    private sealed class FailingOnceDatabase(IConfiguration configuration, IOptions<ChatOptions> options) : SqliteDatabase(configuration, options)
+    /// <summary>The first <paramref name="failures"/> WAL fsyncs fail as a dying disk's would; later ones work.</summary>
+    private sealed class FailingDatabase(IConfiguration configuration, IOptions<ChatOptions> options, int failures) : SqliteDatabase(configuration, options)
     {
         private int _calls;
 
         public override void SyncWal()
         {
-            if (Interlocked.Increment(ref _calls) == 1) throw new IOException("Input/output error");
+            if (Interlocked.Increment(ref _calls) <= failures) throw new IOException("Input/output error");
             base.SyncWal();
         }
     }

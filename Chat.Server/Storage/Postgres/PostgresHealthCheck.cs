@@ -7,10 +7,11 @@ namespace Chat.Server.Storage;
 /// The PostgreSQL database can be read and written: the schema answers, and the write lock (the <c>stream_position</c>
 /// row every write transaction takes) can be taken within a second.
 /// </summary>
-public sealed class PostgresHealthCheck(PostgresDatabase db) : IHealthCheck
+public sealed class PostgresHealthCheck(PostgresDatabase db, GroupCommitWriter writer) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
     {
+        if (writer.Failed) return HealthCheckResult.Unhealthy("The store stopped taking writes after a failed fsync; restart the server.");
         try
         {
             await using var connection = await db.OpenConnectionAsync(ct);

@@ -7,10 +7,11 @@ namespace Chat.Server.Storage;
 /// The database can be read and written: the schema answers, and the write lock can be taken within a second (readers
 /// keep working while another process holds that lock, so a server that cannot commit must not look healthy).
 /// </summary>
-public sealed class SqliteHealthCheck(SqliteDatabase db) : IHealthCheck
+public sealed class SqliteHealthCheck(SqliteDatabase db, GroupCommitWriter writer) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
     {
+        if (writer.Failed) return HealthCheckResult.Unhealthy("The store stopped taking writes after a failed fsync; restart the server.");
         try
         {
             await using var connection = await db.OpenAsync(ct);
