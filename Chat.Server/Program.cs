@@ -1,5 +1,10 @@
 using Chat.Server;
+using Chat.Server.Storage;
 
+// `migrate-to-postgres` copies an SQLite database into an empty PostgreSQL one (Storage/Postgres/SqliteToPostgres.cs);
+// anything else runs the server.
+if (args.Length > 0 && args[0] == SqliteToPostgres.Command)
+    return await SqliteToPostgres.RunAsync(args, Console.Out, Console.Error);
 return await ChatHost.RunAsync(args);
 
 /// <summary>Entry point; exposed so tests can reference the assembly.</summary>
