@@ -8,7 +8,7 @@ namespace Chat.Tests.Resilience;
 /// SIGTERM to the real server process during a stream of sends: the socket is closed with 1001, the process
 /// exits in time, and every send is either acknowledged and stored or was never acknowledged.
 /// </summary>
-[TestFixture]
+[BothStores]
 [NonParallelizable]
 public sealed class GracefulShutdownTests
 {
@@ -16,7 +16,7 @@ public sealed class GracefulShutdownTests
     private string _databasePath = null!;
 
     [SetUp]
-    public void SetUp() => _databasePath = ChatApp.NewDatabasePath();
+    public async Task SetUp() => _databasePath = await StoredMessages.NewDatabaseAsync();
 
     [TearDown]
     public void TearDown() => StoredMessages.DeleteDatabase(_databasePath);
@@ -24,7 +24,7 @@ public sealed class GracefulShutdownTests
     [Test]
     public async Task SigtermDuringSendsClosesWith1001AndLosesNothingAcknowledged()
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(_databasePath)!);
+        if (!StoredMessages.IsPostgres(_databasePath)) Directory.CreateDirectory(Path.GetDirectoryName(_databasePath)!);
         SendStream stream;
         TimeSpan exitedAfter;
         await using (var server = await ServerProcess.StartAsync(_databasePath))
@@ -74,7 +74,7 @@ public sealed class GracefulShutdownTests
                 Assert.That(acks.Select(a => a.ClientMsgId), Is.Unique, "a send was acknowledged twice");
                 Assert.That(storedClientIds, Is.Unique, "a send was stored twice");
                 Assert.That(errors.Keys.Where(id => storedClientIds.Contains(id)), Is.Empty, "a refused send was stored anyway");
-                Assert.That(StoredMessages.IntegrityCheck(_databasePath), Is.EqualTo("ok"));
+                if (!StoredMessages.IsPostgres(_databasePath)) Assert.That(StoredMessages.IntegrityCheck(_databasePath), Is.EqualTo("ok"));
             });
             await restarted.LoginAsync("term_sender");
         }

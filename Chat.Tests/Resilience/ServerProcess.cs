@@ -11,7 +11,7 @@ namespace Chat.Tests.Resilience;
 
 /// <summary>
 /// The real server as a child process (<c>dotnet Chat.Server.dll</c>, copied next to the test assembly by the
-/// project reference) on a free loopback port and a given SQLite file: start, wait for <c>/healthz</c>,
+/// project reference) on a free loopback port and a given SQLite file or PostgreSQL connection string: start, wait for <c>/healthz</c>,
 /// SIGKILL, SIGTERM, and the captured console output for failure messages.
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
@@ -71,9 +71,10 @@ public sealed class ServerProcess : IAsyncDisposable
         foreach (var arg in new[]
                  {
                      dll, "--urls", $"http://127.0.0.1:{port}",
-                     $"--ConnectionStrings:Chat=Data Source={databasePath}",
                      "--Chat:RateLimit:MessagesPerSecond=0",
-                 }.Concat(extraArgs))
+                 }.Concat(StoredMessages.IsPostgres(databasePath)
+                     ? ["--Chat:Database:Provider=Postgres", $"--ConnectionStrings:Chat={databasePath}"]
+                     : [$"--ConnectionStrings:Chat=Data Source={databasePath}"]).Concat(extraArgs))
             info.ArgumentList.Add(arg);
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
