@@ -60,8 +60,9 @@ public sealed class SendMessageHandler(IUserStore users, IMessageStore store, IM
         await writer.EnqueueAsync(request, ct);
         var result = await request.Completion;
 
-        if (conversationId is null && !result.Duplicate)
+        if (!result.Duplicate && (conversationId is null || !_conversations.ContainsKey(pair)))
         {
+            // Learned from the store (created now, or looked up): the next send to this pair needs no lookup.
             if (_conversations.Count >= MaxCachedConversations) _conversations.Clear();
             _conversations[pair] = result.Message.ConversationId;
         }

@@ -102,11 +102,8 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
         {
             _session ??= OpenSession();
             _session.Begin();
-            foreach (var request in batch)
-            {
-                request.Execute(_session, now);
-                newest = Math.Max(newest, request.MessageId);
-            }
+            _session.ExecuteAll(batch, now);
+            foreach (var request in batch) newest = Math.Max(newest, request.MessageId);
             _session.Commit(newest);
         }
         catch (Exception e)

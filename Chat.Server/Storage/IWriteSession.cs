@@ -20,6 +20,12 @@ public interface IWriteSession : IDisposable
     /// <summary>Moves a read cursor (never backwards, never past the newest message); null when the reader is not a member.</summary>
     ReadResult? MarkRead(ReadCommand command);
 
+    /// <summary>
+    /// Runs every write of a batch, in order, inside the open transaction (<see cref="WriteRequest.Execute"/> one by
+    /// one, unless the engine can send several in one round trip). Throws as <see cref="Send"/> does.
+    /// </summary>
+    void ExecuteAll(IReadOnlyList<WriteRequest> batch, long now);
+
     void Begin();
 
     /// <summary>Commits the batch; <paramref name="newestMessageId"/> is the largest id it inserted (0 for none).</summary>

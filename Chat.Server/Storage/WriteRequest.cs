@@ -48,6 +48,9 @@ public sealed class SendRequest(SendCommand command) : WriteRequest
         var message = session.Send(command, now, out var duplicate);
         Result = new SendResult(message, duplicate);
     }
+
+    /// <summary>Records what a session that runs several sends at once committed for this one (store only).</summary>
+    internal void Stored(StoredMessage message, bool duplicate) => Result = new SendResult(message, duplicate);
 }
 
 /// <summary>A read-cursor move; <see cref="Completion"/> ends once it is durable and published.</summary>

@@ -136,7 +136,13 @@ internal class WriterSession : IWriteSession
         return new StoredMessage(messageId, conversationId, c.Sender, c.Receiver, c.Body, now, isNew);
     }
 
-    private StoredMessage? FindRepeat(SendCommand c)
+    public virtual void ExecuteAll(IReadOnlyList<WriteRequest> batch, long now)
+    {
+        foreach (var request in batch) request.Execute(this, now);
+    }
+
+    /// <summary>The original of a repeated <c>client_msg_id</c>, or null when there is none.</summary>
+    protected StoredMessage? FindRepeat(SendCommand c)
     {
         using var reader = Run(_findByClientMsgId, c.Sender.Id, c.ClientMsgId!).ExecuteReader();
         if (!reader.Read()) return null;
