@@ -42,7 +42,7 @@ internal sealed class PostgresWriterSession : WriterSession
 
     /// <summary>
     /// Sends each run of messages to known conversations (the common case) as one <see cref="NpgsqlBatch"/>: one
-    /// statement per message (insert and member rows together), one round trip for the run. Other writes (a new
+    /// insert per message in one round trip, then one member-row update per conversation in a second. Other writes (a new
     /// conversation, a read-cursor move) run one by one, in order. A repeated <c>client_msg_id</c> (the insert returns no
     /// row) is answered with its original afterwards, in the same transaction.
     /// </summary>
@@ -66,49 +66,76 @@ internal sealed class PostgresWriterSession : WriterSession
         }
     }
 
-    private const string InsertAndTouchSql =
+    private const string InsertSql =
         """
-        WITH m AS (
-            INSERT INTO messages (conversation_id, sender_id, receiver_id, body, created_at, is_new_conversation, client_msg_id)
-            VALUES ($1, $2, $3, $4, $5, 0, $6)
-            ON CONFLICT (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
-            RETURNING id
-        ), touched AS (
-            UPDATE conversation_members cm
-            SET last_message_id = GREATEST(cm.last_message_id, m.id),
-                unread_count = cm.unread_count + CASE WHEN cm.user_id = $3 THEN 1 ELSE 0 END
-            FROM m
-            WHERE cm.user_id IN ($2, $3) AND cm.conversation_id = $1
-        )
-        SELECT id FROM m
+        INSERT INTO messages (conversation_id, sender_id, receiver_id, body, created_at, is_new_conversation, client_msg_id)
+        VALUES ($1, $2, $3, $4, $5, 0, $6)
+        ON CONFLICT (sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
+        RETURNING id
+        """;
+
+    // Once per conversation per run: the member rows are PostgreSQL's hottest rows (every message moves both), and each
+    // update leaves a dead version behind until vacuum, so one update per conversation, not per message.
+    private const string TouchSql =
+        """
+        UPDATE conversation_members
+        SET last_message_id = GREATEST(last_message_id, $2),
+            unread_count = unread_count + CASE WHEN user_id = $3 THEN $4 WHEN user_id = $5 THEN $6 ELSE 0 END
+        WHERE conversation_id = $1 AND user_id IN ($3, $5)
         """;
 
     private void SendRun(IReadOnlyList<WriteRequest> batch, int start, int end, long now)
     {
-        using var run = new NpgsqlBatch(_connection, _transaction);
-        for (var i = start; i < end; i++)
-        {
-            var c = ((SendRequest)batch[i]).Command;
-            var command = new NpgsqlBatchCommand(InsertAndTouchSql);
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = c.ConversationId!.Value });
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = c.Sender.Id });
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = c.Receiver.Id });
-            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = c.Body });
-            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = now });
-            command.Parameters.Add(c.ClientMsgId is null
-                ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text }
-                : new NpgsqlParameter<string> { TypedValue = c.ClientMsgId });
-            run.BatchCommands.Add(command);
-        }
         var ids = new long?[end - start];
-        using (var reader = run.ExecuteReader())
+        using (var inserts = new NpgsqlBatch(_connection, _transaction))
         {
+            for (var i = start; i < end; i++)
+            {
+                var c = ((SendRequest)batch[i]).Command;
+                var command = new NpgsqlBatchCommand(InsertSql);
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = c.ConversationId!.Value });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = c.Sender.Id });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = c.Receiver.Id });
+                command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = c.Body });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = now });
+                command.Parameters.Add(c.ClientMsgId is null
+                    ? new NpgsqlParameter { Value = DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text }
+                    : new NpgsqlParameter<string> { TypedValue = c.ClientMsgId });
+                inserts.BatchCommands.Add(command);
+            }
+            using var reader = inserts.ExecuteReader();
             for (var k = 0; k < ids.Length; k++)
             {
                 if (reader.Read()) ids[k] = reader.GetInt64(0);
                 reader.NextResult();
             }
         }
+
+        // Per conversation: the newest id and the messages each participant received.
+        var touched = new Dictionary<long, (long Newest, long UserA, long ToA, long UserB, long ToB)>();
+        for (var i = start; i < end; i++)
+        {
+            if (ids[i - start] is not { } id) continue;
+            var c = ((SendRequest)batch[i]).Command;
+            var key = c.ConversationId!.Value;
+            var t = touched.TryGetValue(key, out var seen) ? seen : (Newest: 0L, UserA: c.Sender.Id, ToA: 0L, UserB: c.Receiver.Id, ToB: 0L);
+            t.Newest = Math.Max(t.Newest, id);
+            if (c.Receiver.Id == t.UserA) t.ToA++; else t.ToB++;
+            touched[key] = t;
+        }
+        if (touched.Count > 0)
+        {
+            using var touches = new NpgsqlBatch(_connection, _transaction);
+            foreach (var (conversation, t) in touched)
+            {
+                var command = new NpgsqlBatchCommand(TouchSql);
+                foreach (var value in new[] { conversation, t.Newest, t.UserA, t.ToA, t.UserB, t.ToB })
+                    command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = value });
+                touches.BatchCommands.Add(command);
+            }
+            touches.ExecuteNonQuery();
+        }
+
         for (var i = start; i < end; i++)
         {
             var request = (SendRequest)batch[i];
