@@ -23,6 +23,12 @@ public interface IChatDatabase
     bool ReadsNeedStreamPosition { get; }
 
     /// <summary>
+    /// Checks that the schema answers and that the write lock can be taken within a second (then releases it); throws
+    /// when either fails (the health check, <see cref="DatabaseHealthCheck"/>).
+    /// </summary>
+    Task ProbeWriteAsync(CancellationToken ct);
+
+    /// <summary>
     /// At start-up, before anything is served: applies the schema migrations, makes what a crash left behind durable,
     /// and returns the stream position to start at (the newest durable message id; 0 for none).
     /// </summary>

@@ -5,7 +5,7 @@ namespace Chat.Server.Storage;
 /// <summary>
 /// The store chosen by <c>Chat:Database:Provider</c> (contract section 1): <c>Sqlite</c> (the default, one file, with its
 /// WAL checkpointer) or <c>Postgres</c>. Both share the stores' SQL (<see cref="UserStore"/>, <see cref="MessageStore"/>,
-/// <see cref="WriterSession"/>); each brings its database, migrations, write side and health check. Also the stream
+/// <see cref="WriterSession"/>); each brings its database (with its migrations and write-lock probe) and its write side. Also the stream
 /// position and the migrations run at start (<see cref="StorageInitializer"/>).
 /// </summary>
 public static class StorageServices
@@ -20,15 +20,14 @@ public static class StorageServices
             services.AddSingleton<PostgresDatabase>();
             services.AddSingleton<IChatDatabase>(sp => sp.GetRequiredService<PostgresDatabase>());
             services.AddSingleton<GroupCommitWriter, PostgresMessageWriter>();
-            services.AddHealthChecks().AddCheck<PostgresHealthCheck>("database");
         }
         else
         {
             services.AddSingleton<SqliteDatabase>();
             services.AddSingleton<IChatDatabase>(sp => sp.GetRequiredService<SqliteDatabase>());
             services.AddSingleton<GroupCommitWriter, SqliteMessageWriter>();
-            services.AddHealthChecks().AddCheck<SqliteHealthCheck>("database");
         }
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         services.AddSingleton<UserStore>();
         services.AddSingleton<IUserStore>(sp => new CachingUserStore(sp.GetRequiredService<UserStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ITokenStore>(sp => sp.GetRequiredService<UserStore>());

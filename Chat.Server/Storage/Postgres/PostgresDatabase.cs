@@ -45,6 +45,16 @@ public sealed class PostgresDatabase : IChatDatabase, IDisposable
     /// <summary>False: a visible row is committed, so durable, and ids commit in order (see the class remarks).</summary>
     public bool ReadsNeedStreamPosition => false;
 
+    /// <summary>The write lock is the <c>stream_position</c> row every write transaction takes, waited for at most a second.</summary>
+    public async Task ProbeWriteAsync(CancellationToken ct)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        await connection.ExecuteAsync("SET LOCAL lock_timeout = '1s'", transaction: tx);
+        await connection.ExecuteScalarAsync<long>("SELECT position FROM stream_position FOR UPDATE", transaction: tx, commandTimeout: 2);
+        await tx.RollbackAsync(ct);
+    }
+
     public long PrepareAtStart(ILogger logger, TimeProvider clock)
     {
         using var connection = Open();

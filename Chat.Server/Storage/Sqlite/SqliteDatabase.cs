@@ -129,6 +129,17 @@ public class SqliteDatabase : IChatDatabase
     /// <summary>True: the writer commits before its fsync, so a committed row may not be durable yet.</summary>
     public bool ReadsNeedStreamPosition => true;
 
+    /// <summary>The write lock is SQLite's own (<c>BEGIN IMMEDIATE</c>), waited for at most a second.</summary>
+    public async Task ProbeWriteAsync(CancellationToken ct)
+    {
+        await using var connection = await OpenAsync(ct);
+        await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM schema_version");
+        // Separate commands: PRAGMA busy_timeout returns a row, and the provider then swallows the error of a
+        // later statement in the same command (BEGIN IMMEDIATE's "database is locked").
+        await connection.ExecuteScalarAsync<long>("PRAGMA busy_timeout=1000");
+        await connection.ExecuteAsync("BEGIN IMMEDIATE; ROLLBACK;", commandTimeout: 1);
+    }
+
     public long PrepareAtStart(ILogger logger, TimeProvider clock)
     {
         using var connection = Open();
