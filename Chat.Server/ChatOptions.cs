@@ -62,7 +62,7 @@ public sealed class ChatOptions
     [RegularExpression(@"\A(?i:FULL|NORMAL|EXTRA)\z", ErrorMessage = "FULL, NORMAL or EXTRA")]
     public string Synchronous { get; set; } = "FULL";
 
-    /// <summary>How long a write waits for a database lock held by another process before it fails with <c>internal</c>, rounded up to whole seconds (at least 1). The default is 5 seconds.</summary>
+    /// <summary>How long a write waits for a database lock held by another process (SQLite) or another node's write transaction (PostgreSQL's <c>lock_timeout</c>) before it fails with <c>internal</c>; on SQLite rounded up to whole seconds (at least 1). The default is 5 seconds.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "24855.00:00:00")] // applied in whole seconds (at least 1) as an int
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(5);
 

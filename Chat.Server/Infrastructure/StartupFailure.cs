@@ -69,7 +69,8 @@ internal sealed partial class StartupFailure
                 case SqliteException sqlite:
                     return $"Invalid setting ConnectionStrings:Chat: the database cannot be opened or migrated ({sqlite.Message.TrimEnd('.')}).";
                 case Npgsql.NpgsqlException postgres:
-                    return $"Invalid setting ConnectionStrings:Chat: the PostgreSQL database cannot be reached or migrated ({(postgres.InnerException?.Message ?? postgres.Message).TrimEnd('.')}).";
+                    var reason = postgres is Npgsql.PostgresException server ? $"{server.SqlState}: {server.MessageText}" : postgres.InnerException?.Message ?? postgres.Message;
+                    return $"Invalid setting ConnectionStrings:Chat: the PostgreSQL database cannot be reached or migrated ({reason.ReplaceLineEndings(" ").Trim().TrimEnd('.')}).";
                 case AggregateException { InnerExceptions.Count: > 1 }:
                     return null;
             }

@@ -144,11 +144,18 @@ internal class WriterSession : IWriteSession
     /// <summary>The original of a repeated <c>client_msg_id</c>, or null when there is none.</summary>
     protected StoredMessage? FindRepeat(SendCommand c)
     {
-        using var reader = Run(_findByClientMsgId, c.Sender.Id, c.ClientMsgId!).ExecuteReader();
-        if (!reader.Read()) return null;
-        var receiverId = reader.GetInt64(2);
+        long id, conversationId, receiverId, createdAt;
+        string body;
+        bool isNew;
+        // Read and closed before FindUser runs: PostgreSQL allows one open command per connection.
+        using (var reader = Run(_findByClientMsgId, c.Sender.Id, c.ClientMsgId!).ExecuteReader())
+        {
+            if (!reader.Read()) return null;
+            (id, conversationId, receiverId, body, createdAt, isNew) =
+                (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5) != 0);
+        }
         var receiver = receiverId == c.Receiver.Id ? c.Receiver : FindUser(receiverId);
-        return new StoredMessage(reader.GetInt64(0), reader.GetInt64(1), c.Sender, receiver, reader.GetString(3), reader.GetInt64(4), reader.GetInt64(5) != 0);
+        return new StoredMessage(id, conversationId, c.Sender, receiver, body, createdAt, isNew);
     }
 
     public ReadResult? MarkRead(ReadCommand c)

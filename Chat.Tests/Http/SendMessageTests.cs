@@ -66,6 +66,25 @@ public sealed class SendMessageTests : ApiTestBase
     }
 
     [Test]
+    public async Task ARepeatedClientMsgIdAimedAtAnotherReceiverReturnsTheOriginalAndFailsNobodyElsesSend()
+    {
+        var carol = await App.RegisterAsync("carol");
+        var dave = await App.RegisterAsync("dave");
+        var original = await _alice.SendAsync("Bob", "to bob", "k-1");
+
+        // The repeat names another receiver, in a batch with other users' sends: it gets the original (to Bob), and
+        // the others are stored as usual.
+        var sends = await Task.WhenAll(
+            Enumerable.Range(0, 6).Select(i => _alice.SendAsync("carol", "to carol", "k-1"))
+                .Concat(Enumerable.Range(0, 6).Select(i => dave.SendAsync("carol", $"dave {i}"))));
+
+        foreach (var repeat in sends.Take(6))
+            Assert.That((repeat.Long("message_id"), repeat.Str("receiver")), Is.EqualTo((original.Long("message_id"), "Bob")));
+        Assert.That(sends.Skip(6).Select(s => s.Long("message_id")).Distinct().Count(), Is.EqualTo(6), "dave's sends were stored");
+        Assert.That((await carol.GetAsync("/api/conversations"))["conversations"]!.AsArray(), Has.Count.EqualTo(1), "carol has only dave's conversation");
+    }
+
+    [Test]
     public async Task FirstMessagesRacingFromBothSidesCreateOneConversationAndExactlyOneIsNew()
     {
         // Each round a new pair sends its first messages from both sides at once: the handler knows no conversation for

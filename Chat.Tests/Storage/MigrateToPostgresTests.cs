@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Chat.Tests.Http;
 using Chat.Tests.Infrastructure;
+using Chat.Tests.Resilience;
 
 namespace Chat.Tests.Storage;
 
@@ -82,6 +83,56 @@ public sealed class MigrateToPostgresTests
             Assert.That(output, Does.Not.Contain("Password").IgnoreCase.And.Not.Contain(_postgres), "the connection string is not echoed");
             Assert.That(HostileInputCount(postgres, "users"), Is.EqualTo(1));
         }
+        sqlite.DeleteDatabase();
+    }
+
+    [Test]
+    public async Task AFileThatIsNotAChatDatabaseIsRefusedAndLeftUnchanged()
+    {
+        var path = ChatApp.NewDatabasePath();
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using (var other = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            other.Open();
+            using var create = other.CreateCommand();
+            create.CommandText = "CREATE TABLE notes (body TEXT)";
+            create.ExecuteNonQuery();
+        }
+        var before = await File.ReadAllBytesAsync(path);
+        _postgres = await PostgresServer.CreateDatabaseAsync();
+
+        var (exit, output) = await RunCommandAsync("migrate-to-postgres", "--from", $"Data Source={path}", "--to", _postgres);
+
+        Assert.That(exit, Is.EqualTo(1));
+        Assert.That(output, Does.Contain("not a chat database"));
+        Assert.That(await File.ReadAllBytesAsync(path), Is.EqualTo(before), "the source is opened read-only");
+        StoredMessages.DeleteDatabase(path);
+    }
+
+    [Test]
+    public async Task TextHoldingU0000FromAnOlderDatabaseIsCopiedWithAReplacementCharacter()
+    {
+        var sqlite = await ChatApp.StartAsync(Transport.TestHost, store: Store.Sqlite);
+        var alice = await sqlite.RegisterAsync("alice");
+        await sqlite.RegisterAsync("bob");
+        var sent = await alice.SendAsync("bob", "was nul");
+        await sqlite.StopAsync();
+        // As a server older than the U+0000 rule could have stored it.
+        using (var connection = StoredMessages.Open(sqlite.DatabasePath, readOnly: false))
+        {
+            using var update = connection.CreateCommand();
+            update.CommandText = "UPDATE messages SET body = 'a' || char(0) || 'b'";
+            update.ExecuteNonQuery();
+        }
+        _postgres = await PostgresServer.CreateDatabaseAsync();
+
+        var (exit, output) = await RunCommandAsync("migrate-to-postgres", "--from", $"Data Source={sqlite.DatabasePath}", "--to", _postgres);
+
+        Assert.That(exit, Is.EqualTo(0), output);
+        Assert.That(output, Does.Contain("1 text values with U+0000"));
+        await using var postgres = await ChatApp.StartAsync(Transport.TestHost, databasePath: _postgres, store: Store.Postgres);
+        var history = await (alice with { App = postgres }).GetAsync($"/api/conversations/{sent.Long("conversation_id")}/messages");
+        Assert.That(history["messages"]![0]!["message"]!.GetValue<string>(), Is.EqualTo("a\uFFFDb"));
         sqlite.DeleteDatabase();
     }
 

@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using Chat.Tests.Infrastructure;
@@ -48,6 +49,40 @@ public sealed class PostgresTwoWriterTests
         await using (var reader = await command.ExecuteReaderAsync())
             while (await reader.ReadAsync()) versions.Add(reader.GetInt32(0));
         Assert.That(versions, Is.EqualTo(Enumerable.Range(1, Chat.Server.Storage.PostgresMigrations.Steps.Length)));
+    }
+
+    [Test]
+    public async Task AWriteWaitsForAnotherNodesTransactionAtMostBusyTimeoutThenFailsAndTheNextSucceeds()
+    {
+        var alice = await _a.RegisterAsync("alice");
+        await _a.RegisterAsync("bob");
+        // A third node on the same database (stopped, not disposed: disposing would drop the shared schema).
+        var patient = await ChatApp.StartAsync(Transport.TestHost, new Dictionary<string, string?> { ["Chat:BusyTimeout"] = "00:00:01" },
+            databasePath: _a.DatabasePath, store: Store.Postgres);
+        try
+        {
+            var onPatient = alice with { App = patient };
+
+            // Another node's write transaction holds the lock every write takes.
+            await using (var holder = (NpgsqlConnection)_a.OpenDatabase())
+            {
+                await using var tx = await holder.BeginTransactionAsync();
+                await using (var take = new NpgsqlCommand("SELECT position FROM stream_position FOR UPDATE", holder, tx))
+                    await take.ExecuteScalarAsync();
+                using var client = onPatient.Client();
+                var started = DateTime.UtcNow;
+                var response = await client.PostAsJsonAsync("/api/messages", new JsonObject { ["receiver"] = "bob", ["message"] = "waits" });
+                var waited = DateTime.UtcNow - started;
+                Assert.That((int)response.StatusCode, Is.EqualTo(500), await response.Content.ReadAsStringAsync());
+                Assert.That(waited, Is.LessThan(TimeSpan.FromSeconds(10)), "failed after Chat:BusyTimeout, not Npgsql's 30 s command timeout");
+                await tx.RollbackAsync();
+            }
+            Assert.That((await onPatient.SendAsync("bob", "after")).Long("message_id"), Is.GreaterThan(0));
+        }
+        finally
+        {
+            await patient.StopAsync();
+        }
     }
 
     [Test]

@@ -17,8 +17,17 @@ public sealed class PostgresDatabase : IChatDatabase, IDisposable
     private const string Accepted = "an Npgsql connection string such as \"Host=127.0.0.1;Database=chat;Username=chat;Password=...\"";
     private readonly NpgsqlDataSource _dataSource;
 
-    public PostgresDatabase(IConfiguration configuration)
+    /// <summary>Connections a node keeps at most when <c>ConnectionStrings:Chat</c> sets no <c>Maximum Pool Size</c>.</summary>
+    public const int DefaultMaxPoolSize = 20;
+
+    private static readonly string[] PoolSizeKeys = ["Maximum Pool Size", "Max Pool Size", "MaxPoolSize"];
+
+    /// <summary>How long a write waits for the <c>stream_position</c> lock (<see cref="ChatOptions.BusyTimeout"/>).</summary>
+    public TimeSpan LockTimeout { get; }
+
+    public PostgresDatabase(IConfiguration configuration, Microsoft.Extensions.Options.IOptions<ChatOptions> options)
     {
+        LockTimeout = options.Value.BusyTimeout;
         var connectionString = configuration.GetConnectionString("Chat");
         if (string.IsNullOrWhiteSpace(connectionString)) throw new InvalidSettingException("ConnectionStrings:Chat", Accepted);
         NpgsqlConnectionStringBuilder builder;
@@ -31,6 +40,10 @@ public sealed class PostgresDatabase : IChatDatabase, IDisposable
             throw new InvalidSettingException("ConnectionStrings:Chat", Accepted, e);
         }
         if (string.IsNullOrWhiteSpace(builder.Host)) throw new InvalidSettingException("ConnectionStrings:Chat", Accepted);
+        // Npgsql's default pool (100) on each of two nodes already passes PostgreSQL's default max_connections (100):
+        // unless the connection string says otherwise, a node keeps at most DefaultMaxPoolSize connections.
+        var given = new DbConnectionStringBuilder { ConnectionString = connectionString };
+        if (!PoolSizeKeys.Any(given.ContainsKey)) builder.MaxPoolSize = DefaultMaxPoolSize;
         // The writer and the hot reads run the same few statements: prepared once per physical connection.
         if (builder.MaxAutoPrepare == 0) builder.MaxAutoPrepare = 64;
         _dataSource = NpgsqlDataSource.Create(builder);

@@ -10,7 +10,24 @@ namespace Chat.Server.Storage;
 public sealed class PostgresMessageWriter(PostgresDatabase db, TimeProvider clock, IOptions<ChatOptions> options, ILogger<PostgresMessageWriter> logger)
     : GroupCommitWriter(clock, options, logger)
 {
-    protected override IWriteSession OpenSession() => new PostgresWriterSession(db.Open());
+    protected override IWriteSession OpenSession()
+    {
+        var connection = db.Open();
+        try
+        {
+            // A write waits for another node's transaction (the stream_position lock) at most Chat:BusyTimeout, as on
+            // SQLite, then fails with internal instead of hanging for the command timeout.
+            using var command = connection.CreateCommand();
+            command.CommandText = $"SET lock_timeout = {(long)Math.Max(1, db.LockTimeout.TotalMilliseconds)}";
+            command.ExecuteNonQuery();
+            return new PostgresWriterSession(connection);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
 
     protected override void MakeDurable() { }
 

@@ -10,8 +10,9 @@ namespace Chat.Server.Storage;
 /// single node's SQLite database into an empty PostgreSQL one, so it can grow into a cluster without losing history, ids
 /// or read state. Every row keeps its id (users, tokens, conversations, messages), so tokens, cursors and
 /// <c>client_msg_id</c>s stay valid; each id sequence continues past the largest id SQLite ever issued; the stream
-/// position starts at the newest message. One PostgreSQL transaction: it copies everything or nothing. Stop the server
-/// first (the SQLite file must not change during the copy).
+/// position starts at the newest message. One PostgreSQL transaction: it copies everything or nothing. The SQLite file is
+/// opened read-only and must be at the newest schema. Stop the server first (the file must not change during the copy).
+/// Text holding U+0000 (accepted by SQLite before U+0000 was refused on both stores) is copied with U+FFFD in its place.
 /// </summary>
 public static partial class SqliteToPostgres
 {
@@ -51,7 +52,8 @@ public static partial class SqliteToPostgres
         catch (Exception e) when (e is SqliteException or NpgsqlException or InvalidOperationException or ArgumentException)
         {
             // The message of a connection failure never holds the password; the connection strings are not echoed.
-            await error.WriteLineAsync($"{Command} failed: {e.Message.Trim()}");
+            var message = e is PostgresException postgres ? $"{postgres.SqlState}: {postgres.MessageText}" : e.Message;
+            await error.WriteLineAsync($"{Command} failed: {message.ReplaceLineEndings(" ").Trim()}");
             return 1;
         }
     }
@@ -60,13 +62,24 @@ public static partial class SqliteToPostgres
     /// <returns>Rows copied per table.</returns>
     public static async Task<Dictionary<string, long>> CopyAsync(string sqliteConnectionString, string postgresConnectionString)
     {
-        var source = new SqliteConnectionStringBuilder(sqliteConnectionString) { Mode = SqliteOpenMode.ReadWrite, Pooling = false };
+        SqliteConnectionStringBuilder source;
+        try { source = new SqliteConnectionStringBuilder(sqliteConnectionString) { Mode = SqliteOpenMode.ReadOnly, Pooling = false }; }
+        catch (ArgumentException) { throw new InvalidOperationException("--from is not an SQLite connection string such as \"Data Source=chat.db\"."); }
         if (string.IsNullOrEmpty(source.DataSource) || !File.Exists(source.DataSource))
-            throw new InvalidOperationException($"no SQLite database at {source.DataSource}.");
+            throw new InvalidOperationException($"--from: no SQLite database at {source.DataSource}.");
+        // Read only: the source is never changed. It must be a chat database at the newest schema (start the server on it
+        // once to migrate it), so the column lists below match.
         await using var sqlite = new SqliteConnection(source.ToString());
         await sqlite.OpenAsync();
-        // Bring the source to the newest schema first, as the server itself would at start.
-        SqliteMigrations.Apply(sqlite, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var hasSchema = await sqlite.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'") > 0;
+        var version = hasSchema ? await sqlite.ExecuteScalarAsync<long?>("SELECT MAX(version) FROM schema_version") : null;
+        if (version != SqliteMigrations.Steps.Length)
+            throw new InvalidOperationException(version is null
+                ? "--from is not a chat database (it has no schema_version table)."
+                : $"--from is at schema version {version}, not {SqliteMigrations.Steps.Length}: start the server on it once to migrate it, stop it, then copy.");
+
+        try { _ = new NpgsqlConnectionStringBuilder(postgresConnectionString); }
+        catch (ArgumentException) { throw new InvalidOperationException("--to is not an Npgsql connection string such as \"Host=127.0.0.1;Database=chat;Username=chat;Password=...\"."); }
 
         await using var postgres = new NpgsqlConnection(postgresConnectionString);
         await postgres.OpenAsync();
@@ -77,8 +90,13 @@ public static partial class SqliteToPostgres
                 throw new InvalidOperationException($"the PostgreSQL database is not empty (table {table} has rows); copy only into a new database.");
 
         var counts = new Dictionary<string, long>();
+        long replacedValues = 0;
         foreach (var (table, columns) in Tables)
-            counts[table] = await CopyTableAsync(sqlite, postgres, table, columns);
+        {
+            var (rows, replaced) = await CopyTableAsync(sqlite, postgres, table, columns);
+            counts[table] = rows;
+            replacedValues += replaced;
+        }
 
         // Sequences continue past every id SQLite ever issued (sqlite_sequence, not just the largest remaining row).
         foreach (var table in IdentityTables)
@@ -97,11 +115,24 @@ public static partial class SqliteToPostgres
             if (copied != counts[table]) throw new InvalidOperationException($"{table}: {copied} rows arrived of {counts[table]}.");
         }
         await tx.CommitAsync();
+        if (replacedValues > 0) counts["text values with U+0000 copied with U+FFFD in its place"] = replacedValues;
         return counts;
     }
 
-    private static async Task<long> CopyTableAsync(SqliteConnection sqlite, NpgsqlConnection postgres, string table, string columns)
+    /// <summary>
+    /// SQLite took U+0000 in text before it was refused on both stores; PostgreSQL's <c>text</c> cannot hold it, so each
+    /// is copied as U+FFFD (the replacement character) and counted.
+    /// </summary>
+    private static string Storable(string value, ref long replaced)
     {
+        if (!value.Contains('\0')) return value;
+        replaced++;
+        return value.Replace('\0', '\uFFFD');
+    }
+
+    private static async Task<(long Rows, long Replaced)> CopyTableAsync(SqliteConnection sqlite, NpgsqlConnection postgres, string table, string columns)
+    {
+        long replaced = 0;
         await using var read = sqlite.CreateCommand();
         read.CommandText = $"SELECT {columns} FROM {table}";
         await using var reader = await read.ExecuteReaderAsync();
@@ -116,7 +147,7 @@ public static partial class SqliteToPostgres
                 {
                     if (await reader.IsDBNullAsync(i)) await import.WriteNullAsync();
                     else if (types[i] == "bytea") await import.WriteAsync((byte[])reader.GetValue(i), NpgsqlTypes.NpgsqlDbType.Bytea);
-                    else if (types[i] == "text") await import.WriteAsync(reader.GetString(i), NpgsqlTypes.NpgsqlDbType.Text);
+                    else if (types[i] == "text") await import.WriteAsync(Storable(reader.GetString(i), ref replaced), NpgsqlTypes.NpgsqlDbType.Text);
                     else if (types[i] == "integer") await import.WriteAsync(checked((int)reader.GetInt64(i)), NpgsqlTypes.NpgsqlDbType.Integer);
                     else await import.WriteAsync(reader.GetInt64(i), NpgsqlTypes.NpgsqlDbType.Bigint);
                 }
@@ -124,7 +155,7 @@ public static partial class SqliteToPostgres
             }
             await import.CompleteAsync();
         }
-        return rows;
+        return (rows, replaced);
     }
 
     private static async Task<string[]> ColumnTypesAsync(DbConnection postgres, string table, string columns)
