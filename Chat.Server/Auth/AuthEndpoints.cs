@@ -36,7 +36,10 @@ internal static class AuthEndpoints
             // The client address is the connection's, or X-Forwarded-For's from a trusted proxy (TrustedProxies).
             using var attempt = await throttle.BeginAsync(body.Username, request.HttpContext.Connection.RemoteIpAddress, ct);
             var found = await users.FindCredentialsAsync(body.Username, ct);
-            if (!passwords.Verify(found?.PasswordHash, body.Password))
+            // A password with U+0000 was never accepted at registration (Validation), but PBKDF2's HMAC pads a key with zero
+            // bytes, so "secret\0" would verify as "secret": refused like any wrong password (after the same hash work).
+            var verified = passwords.Verify(found?.PasswordHash, body.Password);
+            if (!verified || body.Password?.Contains('\0') == true)
             {
                 attempt.Failed();
                 throw new ChatException(401, ErrorCodes.InvalidCredentials, "Wrong username or password.");

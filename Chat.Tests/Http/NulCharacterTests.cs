@@ -66,4 +66,14 @@ public sealed class NulCharacterTests : ApiTestBase
         await (await client.GetAsync("/api/users/search?q=al%00")).AssertProblemAsync(400, "bad_request");
         await (await client.SendMessageAsync(new JsonObject { ["receiver"] = "bob\u0000", ["message"] = "hi" })).AssertProblemAsync(404, "unknown_user");
     }
+
+    [Test]
+    public async Task APasswordWithAnAddedU0000DoesNotLogIn()
+    {
+        await App.RegisterAsync("alice", password: "password123");
+        using var client = App.CreateClient();
+        await (await client.PostAsJsonAsync("/api/auth/login", new JsonObject { ["username"] = "alice", ["password"] = "password123\u0000" }))
+            .AssertProblemAsync(401, "invalid_credentials");
+        Assert.That((int)(await client.PostAsJsonAsync("/api/auth/login", new JsonObject { ["username"] = "alice", ["password"] = "password123" })).StatusCode, Is.EqualTo(200));
+    }
 }
