@@ -23,6 +23,7 @@ internal sealed class FrameQueue(OutboundBudget? budget = null) : IValueTaskSour
     private int _count;
     private long _bytes;
     private List<OutboundFrame>? _held; // non-null while a replay is in progress
+    private long _coveredUpTo;           // the newest message id a replay delivered; live stored-message frames at or below it are duplicates
     private int _heldCount;
     private long _heldBytes;
 
@@ -44,6 +45,9 @@ internal sealed class FrameQueue(OutboundBudget? budget = null) : IValueTaskSour
         lock (_items)
         {
             if (_completed) return false;
+            // A stored-message frame a sync replay already delivered (its commit was visible to the replay's read before
+            // its live frame was published): dropped, so the socket gets it once and in order.
+            if (frame.StoredMessageId > 0 && frame.StoredMessageId <= _coveredUpTo) return true;
             if (_held is not null)
             {
                 _held.Add(frame);
@@ -83,13 +87,15 @@ internal sealed class FrameQueue(OutboundBudget? budget = null) : IValueTaskSour
 
     /// <summary>
     /// Ends holding: the waiting frames follow what is queued, in their order, except stored-message frames with an id
-    /// at or below <paramref name="coveredUpTo"/> (the replay delivered those).
+    /// at or below <paramref name="coveredUpTo"/> (the replay delivered those), and so are such frames published later (a
+    /// replay can read a commit before its live frame is published: on PostgreSQL a commit is visible at once).
     /// </summary>
     public void Release(long coveredUpTo)
     {
         lock (_items)
         {
             if (_held is null) return;
+            if (coveredUpTo > _coveredUpTo) _coveredUpTo = coveredUpTo;
             var held = _held;
             _held = null;
             Volatile.Write(ref _heldCount, 0);

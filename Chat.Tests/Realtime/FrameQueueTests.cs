@@ -49,6 +49,23 @@ public sealed class FrameQueueTests
     }
 
     [Test]
+    public void ALiveFrameTheReplayCoveredButPublishedAfterTheReleaseIsDroppedToo()
+    {
+        // On PostgreSQL a commit is visible to the replay's read before the publisher sends its live frame.
+        var queue = new FrameQueue();
+        queue.Hold();
+        queue.TryWriteReply(new OutboundFrame("replay 8"u8.ToArray(), StoredMessageId: 8));
+        queue.Release(coveredUpTo: 8);
+        queue.TryWrite(new OutboundFrame("live 8"u8.ToArray(), StoredMessageId: 8));
+        queue.TryWrite(Frame("ack"));
+        queue.TryWrite(new OutboundFrame("live 9"u8.ToArray(), StoredMessageId: 9));
+
+        var read = new List<string>();
+        while (queue.TryRead(out var frame)) read.Add(Encoding.UTF8.GetString(frame.Payload));
+        Assert.That(read, Is.EqualTo(new[] { "replay 8", "ack", "live 9" }));
+    }
+
+    [Test]
     public async Task AWaitingReaderIsWokenByAWriteAndReadsInOrder()
     {
         var queue = new FrameQueue();
