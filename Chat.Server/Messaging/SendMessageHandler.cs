@@ -60,7 +60,7 @@ public sealed class SendMessageHandler(IUserStore users, IMessageStore store, IM
         await writer.EnqueueAsync(request, ct);
         var result = await request.Completion;
 
-        if (!result.Duplicate && (conversationId is null || !_conversations.ContainsKey(pair)))
+        if (!result.Duplicate && !_conversations.ContainsKey(pair))
         {
             // Learned from the store (created now, or looked up): the next send to this pair needs no lookup.
             if (_conversations.Count >= MaxCachedConversations) _conversations.Clear();

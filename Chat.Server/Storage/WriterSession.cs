@@ -23,6 +23,12 @@ internal class WriterSession : IWriteSession
         """;
 
     private readonly DbConnection _connection;
+
+    /// <summary>The session's connection, for an engine's own statements.</summary>
+    protected DbConnection Connection => _connection;
+
+    /// <summary>The transaction of the batch being committed; null between batches.</summary>
+    protected DbTransaction? Transaction => _transaction;
     private readonly DbCommand _findByClientMsgId;
     private readonly DbCommand _findConversation;
     private readonly DbCommand _insertConversation;

@@ -55,13 +55,48 @@ public sealed class ChatApp : IAsyncDisposable
     public static string NewDatabasePath() =>
         Path.Combine(Path.GetTempPath(), "chat-tests", $"{Guid.NewGuid():N}.db");
 
+    /// <summary>
+    /// A new, empty database of <paramref name="store"/>, named as servers take it: an SQLite file path, or the Npgsql
+    /// connection string of a fresh PostgreSQL schema (<see cref="PostgresServer.CreateDatabaseAsync"/>).
+    /// </summary>
+    public static async Task<string> NewDatabaseAsync(Store store) =>
+        store == Store.Postgres ? await PostgresServer.CreateDatabaseAsync() : NewDatabasePath();
+
+    /// <summary>True when <paramref name="database"/> names a PostgreSQL schema (an Npgsql connection string), not a file.</summary>
+    public static bool IsPostgres(string database) => database.StartsWith("Host=", StringComparison.Ordinal);
+
+    /// <summary>A direct connection to a database (<see cref="NewDatabaseAsync"/>), to check what a server stored.</summary>
+    public static System.Data.Common.DbConnection OpenDatabase(string database)
+    {
+        System.Data.Common.DbConnection connection = IsPostgres(database)
+            ? new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(database) { Pooling = false }.ToString())
+            : new Microsoft.Data.Sqlite.SqliteConnection(new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = database, Pooling = false }.ToString());
+        connection.Open();
+        return connection;
+    }
+
+    /// <summary>Deletes a database (<see cref="NewDatabaseAsync"/>): the file with its WAL, or the PostgreSQL schema.</summary>
+    public static void DeleteDatabase(string database)
+    {
+        if (IsPostgres(database))
+        {
+            PostgresServer.DropDatabaseAsync(database).GetAwaiter().GetResult();
+            return;
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+        {
+            try { File.Delete(database + suffix); } catch (IOException) { }
+        }
+    }
+
     /// <param name="services">Replaces server services (fault injection); applied after the server's own registrations.</param>
     /// <param name="store">The store; by default the running fixture's (<see cref="BothStoresAttribute.Current"/>).</param>
     public static async Task<ChatApp> StartAsync(Transport transport = Transport.TestHost, IDictionary<string, string?>? settings = null, string? databasePath = null,
         Action<IServiceCollection>? services = null, Store? store = null)
     {
         var chosen = store ?? BothStoresAttribute.Current;
-        databasePath ??= chosen == Store.Postgres ? await PostgresServer.CreateDatabaseAsync() : NewDatabasePath();
+        databasePath ??= await NewDatabaseAsync(chosen);
         var app = new ChatApp(transport, chosen, databasePath, settings ?? new Dictionary<string, string?>()) { _services = services };
         await app.StartServerAsync();
         return app;
@@ -168,32 +203,13 @@ public sealed class ChatApp : IAsyncDisposable
     }
 
     /// <summary>A direct connection to this server's database (its SQLite file or PostgreSQL schema), to check what is stored.</summary>
-    public System.Data.Common.DbConnection OpenDatabase()
-    {
-        System.Data.Common.DbConnection connection = Store == Store.Postgres
-            ? new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(DatabasePath) { Pooling = false }.ToString())
-            : new Microsoft.Data.Sqlite.SqliteConnection(new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder { DataSource = DatabasePath, Pooling = false }.ToString());
-        connection.Open();
-        return connection;
-    }
+    public System.Data.Common.DbConnection OpenDatabase() => OpenDatabase(DatabasePath);
 
-    public void DeleteDatabase()
-    {
-        if (Store == Store.Postgres)
-        {
-            PostgresServer.DropDatabaseAsync(DatabasePath).GetAwaiter().GetResult();
-            return;
-        }
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
-        {
-            try { File.Delete(DatabasePath + suffix); } catch (IOException) { }
-        }
-    }
+    public void DeleteDatabase() => DeleteDatabase(DatabasePath);
 
     public async ValueTask DisposeAsync()
     {
         await StopAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         DeleteDatabase();
     }
 }

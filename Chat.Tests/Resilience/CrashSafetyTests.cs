@@ -15,15 +15,15 @@ public sealed class CrashSafetyTests
     private string _databasePath = null!;
 
     [SetUp]
-    public async Task SetUp() => _databasePath = await StoredMessages.NewDatabaseAsync();
+    public async Task SetUp() => _databasePath = await ChatApp.NewDatabaseAsync(BothStoresAttribute.Current);
 
     [TearDown]
-    public void TearDown() => StoredMessages.DeleteDatabase(_databasePath);
+    public void TearDown() => ChatApp.DeleteDatabase(_databasePath);
 
     [Test]
     public async Task EveryAcknowledgedMessageSurvivesSigkillMidStream()
     {
-        if (!StoredMessages.IsPostgres(_databasePath)) Directory.CreateDirectory(Path.GetDirectoryName(_databasePath)!);
+        if (!ChatApp.IsPostgres(_databasePath)) Directory.CreateDirectory(Path.GetDirectoryName(_databasePath)!);
         SendStream stream;
         await using (var server = await ServerProcess.StartAsync(_databasePath))
         {
@@ -55,7 +55,7 @@ public sealed class CrashSafetyTests
             TestContext.Out.WriteLine($"crash: {stored.Count} stored after restart, {stored.Count - acked.Count} stored but unacknowledged, {missing.Count} acknowledged but missing");
             Assert.That(missing, Is.Empty, "acknowledged messages lost by SIGKILL");
             Assert.That(storedByClientId.Keys.All(k => k.StartsWith('s')), Is.True);
-            if (!StoredMessages.IsPostgres(_databasePath)) Assert.That(StoredMessages.IntegrityCheck(_databasePath), Is.EqualTo("ok"));
+            if (!ChatApp.IsPostgres(_databasePath)) Assert.That(StoredMessages.IntegrityCheck(_databasePath), Is.EqualTo("ok"));
 
             // The restarted server serves the same data: users, the conversation and the newest acked message.
             var token = await restarted.LoginAsync("crash_sender");

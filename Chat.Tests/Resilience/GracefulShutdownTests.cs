@@ -16,15 +16,15 @@ public sealed class GracefulShutdownTests
     private string _databasePath = null!;
 
     [SetUp]
-    public async Task SetUp() => _databasePath = await StoredMessages.NewDatabaseAsync();
+    public async Task SetUp() => _databasePath = await ChatApp.NewDatabaseAsync(BothStoresAttribute.Current);
 
     [TearDown]
-    public void TearDown() => StoredMessages.DeleteDatabase(_databasePath);
+    public void TearDown() => ChatApp.DeleteDatabase(_databasePath);
 
     [Test]
     public async Task SigtermDuringSendsClosesWith1001AndLosesNothingAcknowledged()
     {
-        if (!StoredMessages.IsPostgres(_databasePath)) Directory.CreateDirectory(Path.GetDirectoryName(_databasePath)!);
+        if (!ChatApp.IsPostgres(_databasePath)) Directory.CreateDirectory(Path.GetDirectoryName(_databasePath)!);
         SendStream stream;
         TimeSpan exitedAfter;
         await using (var server = await ServerProcess.StartAsync(_databasePath))
@@ -74,7 +74,7 @@ public sealed class GracefulShutdownTests
                 Assert.That(acks.Select(a => a.ClientMsgId), Is.Unique, "a send was acknowledged twice");
                 Assert.That(storedClientIds, Is.Unique, "a send was stored twice");
                 Assert.That(errors.Keys.Where(id => storedClientIds.Contains(id)), Is.Empty, "a refused send was stored anyway");
-                if (!StoredMessages.IsPostgres(_databasePath)) Assert.That(StoredMessages.IntegrityCheck(_databasePath), Is.EqualTo("ok"));
+                if (!ChatApp.IsPostgres(_databasePath)) Assert.That(StoredMessages.IntegrityCheck(_databasePath), Is.EqualTo("ok"));
             });
             await restarted.LoginAsync("term_sender");
         }

@@ -136,16 +136,10 @@ internal sealed class SendStream
 
 /// <summary>
 /// Reads a server's database directly, as an outside check of what was stored: an SQLite file path, or a PostgreSQL
-/// connection string (<see cref="PostgresServer.CreateDatabaseAsync"/>, recognised by its <c>Host=</c>).
+/// connection string (<see cref="ChatApp.NewDatabaseAsync"/>).
 /// </summary>
 internal static class StoredMessages
 {
-    public static bool IsPostgres(string database) => database.StartsWith("Host=", StringComparison.Ordinal);
-
-    /// <summary>A new database of the running fixture's store: a file path or a fresh PostgreSQL schema.</summary>
-    public static async Task<string> NewDatabaseAsync() =>
-        BothStoresAttribute.Current == Store.Postgres ? await PostgresServer.CreateDatabaseAsync() : ChatApp.NewDatabasePath();
-
     public static SqliteConnection Open(string databasePath, bool readOnly = true) =>
         OpenConnection(new SqliteConnectionStringBuilder { DataSource = databasePath, Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
 
@@ -159,10 +153,7 @@ internal static class StoredMessages
     /// <summary>message id to client_msg_id (null when none) of every stored message.</summary>
     public static Dictionary<long, string?> All(string databasePath)
     {
-        using System.Data.Common.DbConnection connection = IsPostgres(databasePath)
-            ? new Npgsql.NpgsqlConnection(new Npgsql.NpgsqlConnectionStringBuilder(databasePath) { Pooling = false }.ToString())
-            : (System.Data.Common.DbConnection)Open(databasePath);
-        if (connection.State != System.Data.ConnectionState.Open) connection.Open();
+        using var connection = ChatApp.OpenDatabase(databasePath);
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT id, client_msg_id FROM messages";
         using var reader = command.ExecuteReader();
@@ -180,20 +171,6 @@ internal static class StoredMessages
         var lines = new List<string>();
         while (reader.Read()) lines.Add(reader.GetString(0));
         return string.Join("\n", lines);
-    }
-
-    public static void DeleteDatabase(string path)
-    {
-        if (IsPostgres(path))
-        {
-            PostgresServer.DropDatabaseAsync(path).GetAwaiter().GetResult();
-            return;
-        }
-        SqliteConnection.ClearAllPools();
-        foreach (var suffix in new[] { "", "-wal", "-shm" })
-        {
-            try { File.Delete(path + suffix); } catch (IOException) { }
-        }
     }
 }
 

@@ -72,7 +72,7 @@ public sealed class ServerProcess : IAsyncDisposable
                  {
                      dll, "--urls", $"http://127.0.0.1:{port}",
                      "--Chat:RateLimit:MessagesPerSecond=0",
-                 }.Concat(StoredMessages.IsPostgres(databasePath)
+                 }.Concat(ChatApp.IsPostgres(databasePath)
                      ? ["--Chat:Database:Provider=Postgres", $"--ConnectionStrings:Chat={databasePath}"]
                      : [$"--ConnectionStrings:Chat=Data Source={databasePath}"]).Concat(extraArgs))
             info.ArgumentList.Add(arg);

@@ -81,7 +81,7 @@ public sealed class MigrateToPostgresTests
             Assert.That(output, Does.Contain("not empty"));
             Assert.That(output.Trim().Split('\n'), Has.Length.EqualTo(1), "one line, no stack trace");
             Assert.That(output, Does.Not.Contain("Password").IgnoreCase.And.Not.Contain(_postgres), "the connection string is not echoed");
-            Assert.That(HostileInputCount(postgres, "users"), Is.EqualTo(1));
+            Assert.That(Hardening.HostileInput.Count(postgres, "users"), Is.EqualTo(1));
         }
         sqlite.DeleteDatabase();
     }
@@ -106,7 +106,7 @@ public sealed class MigrateToPostgresTests
         Assert.That(exit, Is.EqualTo(1));
         Assert.That(output, Does.Contain("not a chat database"));
         Assert.That(await File.ReadAllBytesAsync(path), Is.EqualTo(before), "the source is opened read-only");
-        StoredMessages.DeleteDatabase(path);
+        ChatApp.DeleteDatabase(path);
     }
 
     [Test]
@@ -135,8 +135,6 @@ public sealed class MigrateToPostgresTests
         Assert.That(history["messages"]![0]!["message"]!.GetValue<string>(), Is.EqualTo("a\uFFFDb"));
         sqlite.DeleteDatabase();
     }
-
-    private static long HostileInputCount(ChatApp app, string table) => Hardening.HostileInput.Count(app, table);
 
     /// <summary>What each user sees: profile, conversation list, every history, a search, the avatar's bytes.</summary>
     private static async Task<List<string>> AnswersAsync(TestUser[] users)

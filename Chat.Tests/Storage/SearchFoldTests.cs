@@ -42,7 +42,7 @@ public sealed class SearchFoldTests
         }
         finally
         {
-            StoredMessages.DeleteDatabase(databasePath);
+            Infrastructure.ChatApp.DeleteDatabase(databasePath);
         }
     }
 

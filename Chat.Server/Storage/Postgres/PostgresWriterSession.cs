@@ -13,21 +13,17 @@ namespace Chat.Server.Storage;
 /// </summary>
 internal sealed class PostgresWriterSession : WriterSession
 {
-    private readonly NpgsqlConnection _connection;
-    private NpgsqlTransaction? _transaction;
     private readonly DbCommand _lock;
     private readonly DbCommand _advance;
 
     public PostgresWriterSession(NpgsqlConnection connection) : base(connection)
     {
-        _connection = connection;
         _lock = Command("SELECT position FROM stream_position FOR UPDATE");
         _advance = Command("UPDATE stream_position SET position = @newest WHERE position < @newest", "@newest");
     }
 
     protected override void OnBegin(DbTransaction transaction)
     {
-        _transaction = (NpgsqlTransaction)transaction;
         _lock.Transaction = transaction;
         _lock.ExecuteScalar();
     }
@@ -87,7 +83,7 @@ internal sealed class PostgresWriterSession : WriterSession
     private void SendRun(IReadOnlyList<WriteRequest> batch, int start, int end, long now)
     {
         var ids = new long?[end - start];
-        using (var inserts = new NpgsqlBatch(_connection, _transaction))
+        using (var inserts = new NpgsqlBatch((NpgsqlConnection)Connection, (NpgsqlTransaction?)Transaction))
         {
             for (var i = start; i < end; i++)
             {
@@ -125,7 +121,7 @@ internal sealed class PostgresWriterSession : WriterSession
         }
         if (touched.Count > 0)
         {
-            using var touches = new NpgsqlBatch(_connection, _transaction);
+            using var touches = new NpgsqlBatch((NpgsqlConnection)Connection, (NpgsqlTransaction?)Transaction);
             foreach (var (conversation, t) in touched)
             {
                 var command = new NpgsqlBatchCommand(TouchSql);
