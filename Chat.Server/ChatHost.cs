@@ -1,5 +1,6 @@
 using Chat.Protocol;
 using Chat.Server.Auth;
+using Chat.Server.Cluster;
 using Chat.Server.Infrastructure;
 using Chat.Server.Messaging;
 using Chat.Server.Realtime;
@@ -61,11 +62,6 @@ public static partial class ChatHost
     /// <summary>Every service of the server, one area (folder) at a time.</summary>
     public static IServiceCollection AddChat(this IServiceCollection services, IConfiguration configuration)
     {
-        // Contract section 1: ConnectionStrings:Redis joins a cluster. This version has no cluster mode, so the setting
-        // cannot work and is refused rather than ignored.
-        if (!string.IsNullOrWhiteSpace(configuration.GetConnectionString("Redis")))
-            throw new InvalidSettingException("ConnectionStrings:Redis", "no value (this version has no cluster mode)");
-
         services.AddOptions<ChatOptions>().Bind(configuration.GetSection(ChatOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ChatOptions>, ChatOptionsValidator>();
         services.AddSingleton(TimeProvider.System);
@@ -85,6 +81,7 @@ public static partial class ChatHost
         services.AddChatAuth();
         services.AddChatStorage(configuration);
         services.AddChatMessaging();
+        services.AddChatCluster(configuration);
         services.AddChatRealtime();
         services.AddChatHealth();
         return services;

@@ -107,6 +107,22 @@ public sealed class ChatOptions
     /// <summary>Reverse proxies whose <c>X-Forwarded-For</c> names the client (<c>Chat:ForwardedHeaders</c>); none by default.</summary>
     [ValidateObjectMembers]
     public TrustedProxyOptions ForwardedHeaders { get; set; } = new();
+
+    /// <summary>Cluster membership (<c>Chat:Cluster</c>); used only when <c>ConnectionStrings:Redis</c> is set (contract section 5).</summary>
+    [ValidateObjectMembers]
+    public ClusterOptions Cluster { get; set; } = new();
+}
+
+/// <summary>Several nodes behind a load balancer, sharing PostgreSQL and Redis (docs/scale-out.md).</summary>
+public sealed class ClusterOptions
+{
+    /// <summary>
+    /// How long a node that stopped heartbeating (killed, cut off from Redis) still counts: within this time its users
+    /// stop showing online on the other nodes (contract section 5). A node heartbeats every quarter of it and is presumed
+    /// dead after half of it without one. The default is 30 seconds; at least 1 second.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan NodeTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>

@@ -53,11 +53,12 @@ internal static class AuthEndpoints
         .ProducesProblem(401)
         .ProducesProblem(429);
 
-        group.MapPost("/logout", async (HttpContext http, TokenService tokens, ConnectionRegistry registry, CancellationToken ct) =>
+        group.MapPost("/logout", async (HttpContext http, TokenService tokens, ISessionSignals signals, CancellationToken ct) =>
         {
             var tokenId = http.User.TokenId();
             await tokens.RevokeAsync(tokenId, ct);
-            registry.CloseToken(http.User.UserId(), tokenId, CloseCodes.PolicyViolation, "token revoked");
+            // Every node closes the token's sockets (contract section 5).
+            signals.TokenRevoked(http.User.UserId(), tokenId);
             return TypedResults.NoContent();
         })
         .RequireAuthorization()

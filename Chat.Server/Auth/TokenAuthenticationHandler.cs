@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Chat.Protocol;
 using Chat.Server.Infrastructure;
+using Chat.Server.Storage;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Extensions.Options;
@@ -26,7 +27,16 @@ public sealed class TokenAuthenticationHandler(
     {
         var token = ReadToken(Request);
         if (token is null) return AuthenticateResult.NoResult();
-        var row = await tokens.ResolveAsync(token, Context.RequestAborted);
+        TokenRow? row;
+        try
+        {
+            row = await tokens.ResolveAsync(token, Context.RequestAborted);
+        }
+        catch (System.Data.Common.DbException)
+        {
+            // Contract section 5: where authentication itself needs the database and cannot reach it, 503 internal.
+            throw new ChatException(503, ErrorCodes.Internal, "The database cannot be reached; try again shortly.");
+        }
         if (row is null) return AuthenticateResult.Fail("Invalid token.");
         var identity = new ClaimsIdentity(
             [

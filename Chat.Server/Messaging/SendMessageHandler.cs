@@ -44,7 +44,7 @@ public sealed class SendMessageHandler(IUserStore users, IMessageStore store, IM
         if (message.Length > max && Validation.CodePoints(message) > max)
             throw new ChatException(400, ErrorCodes.MessageTooLong, $"message must be at most {max} characters.");
 
-        limiter.Acquire(senderId);
+        await limiter.AcquireAsync(senderId);
 
         var sender = await users.FindByIdAsync(senderId, ct) ?? throw new ChatException(401, ErrorCodes.Unauthorized, "Unknown user.");
         var target = await users.FindByUsernameAsync(receiver, ct) ?? throw ChatException.UnknownUser(receiver);

@@ -14,7 +14,7 @@ namespace Chat.Server.Realtime;
 public sealed partial class ChatSession(
     ConnectionRegistry registry,
     ClientFrameHandler handler,
-    PresenceNotifier presence,
+    IPresence presence,
     IMessageStore store,
     OutboundBudget budget,
     TimeProvider clock,

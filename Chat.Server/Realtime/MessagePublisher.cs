@@ -50,6 +50,7 @@ public sealed partial class MessagePublisher(IMessageWriter store, StreamPositio
     public void Publish(CommittedBatch batch)
     {
         position.Advance(batch.DurableUpTo);
+        var frames = new StreamBatch(batch.PositionBefore, batch.PositionAfter);
         foreach (var request in batch.Requests)
         {
             try
@@ -57,11 +58,14 @@ public sealed partial class MessagePublisher(IMessageWriter store, StreamPositio
                 switch (request)
                 {
                     case SendRequest { Result: { } sent } send:
-                        if (!sent.Duplicate) MessageStored(sent.Message);
-                        send.Command.ReplyTo?.Send(Frames.Ack(send.Command.ClientMsgId, sent.Message));
+                        if (!sent.Duplicate) frames.AddMessage(sent.Message);
+                        if (send.Command.ReplyTo is { } socket) frames.Reply(socket, Frames.Ack(send.Command.ClientMsgId, sent.Message));
                         break;
                     case ReadRequest { Result: { } read }:
-                        ReadMoved(read);
+                        var frame = OutboundFrame.Of(new MessagesReadFrame(read.ConversationId, read.Reader.Username, read.UpToMessageId),
+                            ChatJson.Wire.MessagesReadFrame);
+                        frames.ToUser(read.Reader.Id, frame);
+                        frames.ToUser(read.OtherUserId, frame);
                         break;
                 }
             }
@@ -70,24 +74,16 @@ public sealed partial class MessagePublisher(IMessageWriter store, StreamPositio
                 // A failure to notify never fails the write (contract section 2): it is durable, and clients recover with sync.
                 LogNotifyFailed(logger, e);
             }
-            request.Complete();
         }
-    }
-
-    private void MessageStored(StoredMessage message)
-    {
-        delivery.SendToUser(message.Receiver.Id, Frames.Message(message, FrameTypes.ChatMessage));
-        if (message.IsNewConversation)
-            delivery.SendToUser(message.Receiver.Id, Frames.ConversationRefresh(message));
-        delivery.SendToUser(message.Sender.Id, Frames.Message(message, FrameTypes.MessageSent));
-    }
-
-    private void ReadMoved(Messaging.ReadResult read)
-    {
-        var frame = OutboundFrame.Of(new MessagesReadFrame(read.ConversationId, read.Reader.Username, read.UpToMessageId),
-            ChatJson.Wire.MessagesReadFrame);
-        delivery.SendToUser(read.Reader.Id, frame);
-        delivery.SendToUser(read.OtherUserId, frame);
+        try
+        {
+            delivery.Publish(frames);
+        }
+        catch (Exception e)
+        {
+            LogNotifyFailed(logger, e);
+        }
+        foreach (var request in batch.Requests) request.Complete();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing a committed write failed; the write stands")]

@@ -7,7 +7,7 @@ namespace Chat.Server.Realtime;
 /// The state is read at the moment the frame is queued, under a per-user lock, so when connections flap
 /// (open, close, open) the last frame every partner gets is the user's real state.
 /// </summary>
-public sealed partial class PresenceNotifier(ConnectionRegistry registry, IDelivery delivery, IMessageStore store, ILogger<PresenceNotifier> logger)
+public sealed partial class PresenceNotifier(ConnectionRegistry registry, IMessageStore store, ILogger<PresenceNotifier> logger) : IPresence
 {
     private readonly object[] _stripes = Enumerable.Range(0, 64).Select(_ => new object()).ToArray();
 
@@ -20,7 +20,7 @@ public sealed partial class PresenceNotifier(ConnectionRegistry registry, IDeliv
             lock (_stripes[(int)(userId & 63)])
             {
                 var frame = Frames.Presence(username, registry.IsOnline(userId));
-                foreach (var partner in partners) delivery.SendToUser(partner.Id, frame);
+                foreach (var partner in partners) registry.SendToUser(partner.Id, frame);
             }
         }
         catch (Exception e)
@@ -29,7 +29,6 @@ public sealed partial class PresenceNotifier(ConnectionRegistry registry, IDeliv
         }
     }
 
-    /// <summary>One <c>presence</c> (online) frame per partner online right now, for a socket that just connected.</summary>
     public async Task<IReadOnlyList<OutboundFrame>> SnapshotAsync(long userId, CancellationToken ct)
     {
         var partners = await store.PartnersAsync(userId, ct);

@@ -1,17 +1,24 @@
 using Chat.Server.Storage;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Chat.Server.Realtime;
 
-/// <summary>WebSockets: the registry, the publisher (stream position, fan-out, acks), delivery, sessions, frame handling and the per-second sweeper.</summary>
+/// <summary>
+/// WebSockets: the registry, the publisher (stream position, fan-out, acks), delivery, presence, session signals,
+/// sessions, frame handling and the per-second sweeper. Delivery, presence and session signals are this node's alone
+/// unless the cluster registered its own first (<see cref="Cluster.ClusterServices"/>).
+/// </summary>
 public static class RealtimeServices
 {
     public static IServiceCollection AddChatRealtime(this IServiceCollection services)
     {
         services.AddSingleton<ConnectionRegistry>();
-        services.AddSingleton<IDelivery, LocalDelivery>();
+        services.TryAddSingleton<IDelivery, LocalDelivery>();
+        services.TryAddSingleton<LocalSessionSignals>();
+        services.TryAddSingleton<ISessionSignals>(sp => sp.GetRequiredService<LocalSessionSignals>());
         services.AddSingleton<MessagePublisher>();
         services.AddHostedService(sp => sp.GetRequiredService<MessagePublisher>());
-        services.AddSingleton<PresenceNotifier>();
+        services.TryAddSingleton<IPresence, PresenceNotifier>();
         services.AddSingleton<ClientFrameHandler>();
         services.AddSingleton<ChatSession>();
         services.AddSingleton<OutboundBudget>();

@@ -15,6 +15,9 @@ public sealed class CachingUserStore(IUserStore inner, TimeProvider clock) : IUs
     private readonly ConcurrentDictionary<long, (UserRow User, DateTimeOffset Expires)> _byId = new();
     private readonly ConcurrentDictionary<string, long> _idByName = new(StringComparer.Ordinal);
 
+    /// <summary>Drops the user's cached row: the next read goes to the database (another node changed the profile).</summary>
+    public void Forget(long id) => _byId.TryRemove(id, out _);
+
     public async Task<UserRow?> FindByIdAsync(long id, CancellationToken ct)
     {
         if (_byId.TryGetValue(id, out var hit) && hit.Expires > clock.GetUtcNow()) return hit.User;

@@ -19,7 +19,7 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
     private readonly ILogger _logger;
     private readonly int _maxBatch;
     private readonly Channel<WriteRequest> _queue;
-    private readonly Channel<WriteRequest[]> _unsynced = Channel.CreateUnbounded<WriteRequest[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Channel<CommittedTransaction> _unsynced = Channel.CreateUnbounded<CommittedTransaction>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Channel<CommittedBatch> _committed = Channel.CreateUnbounded<CommittedBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private IWriteSession? _session;
 
@@ -98,10 +98,11 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
         }
         var now = _clock.GetUtcNow().ToUnixTimeSeconds();
         long newest = 0;
+        long before;
         try
         {
             _session ??= OpenSession();
-            _session.Begin();
+            before = _session.Begin() ?? Volatile.Read(ref _lastCommittedId);
             _session.ExecuteAll(batch, now);
             foreach (var request in batch) newest = Math.Max(newest, request.MessageId);
             _session.Commit(newest);
@@ -123,8 +124,11 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
         }
 
         if (newest > _lastCommittedId) Volatile.Write(ref _lastCommittedId, newest);
-        _unsynced.Writer.TryWrite([.. batch]);
+        _unsynced.Writer.TryWrite(new CommittedTransaction([.. batch], before, Math.Max(before, newest)));
     }
+
+    /// <summary>One committed transaction waiting to be made durable, with the stream position around it.</summary>
+    private sealed record CommittedTransaction(WriteRequest[] Requests, long Before, long After);
 
     /// <summary>
     /// Makes committed batches durable, then hands them on in commit order. Kept off the commit loop: the fsync of one
@@ -132,7 +136,7 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
     /// </summary>
     private async Task SyncLoopAsync()
     {
-        var ready = new List<WriteRequest[]>();
+        var ready = new List<CommittedTransaction>();
         while (await _unsynced.Reader.WaitToReadAsync())
         {
             while (_unsynced.Reader.TryRead(out var batch)) ready.Add(batch);
@@ -143,13 +147,13 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
             {
                 if (durable)
                 {
-                    _committed.Writer.TryWrite(new CommittedBatch(batch, committedUpTo));
+                    _committed.Writer.TryWrite(new CommittedBatch(batch.Requests, committedUpTo, batch.Before, batch.After));
                     continue;
                 }
                 // Committed but not known to be on disk, and the writer has stopped: refused. Nothing after it is
                 // acknowledged or published, so no client sees an id a restart could give to another message; after the
                 // restart (which makes the WAL durable) the client's retry with its client_msg_id finds the original.
-                foreach (var request in batch) request.Fail(StorageFailed());
+                foreach (var request in batch.Requests) request.Fail(StorageFailed());
             }
             ready.Clear();
         }

@@ -19,6 +19,12 @@ public interface IMessageStore
 
     /// <summary>Messages the user sent or received with id above <paramref name="afterMessageId"/>, ascending, at most <paramref name="limit"/>.</summary>
     Task<(IReadOnlyList<StoredMessage> Messages, bool HasMore)> SyncAsync(long userId, long afterMessageId, int limit, CancellationToken ct);
+
+    /// <summary>
+    /// Every user's messages with id above <paramref name="afterMessageId"/> and at most <paramref name="upToMessageId"/>,
+    /// ascending, at most <paramref name="limit"/>: a range of the message stream (the cluster's gap fill).
+    /// </summary>
+    Task<IReadOnlyList<StoredMessage>> StreamRangeAsync(long afterMessageId, long upToMessageId, int limit, CancellationToken ct);
 }
 
 public sealed record HistoryMessage(long Id, long ConversationId, string Sender, string Receiver, string Body, long CreatedAt, bool IsRead);

@@ -23,7 +23,12 @@ public interface IMessageWriter
 }
 
 /// <summary>
-/// Writes committed together, in commit order. <paramref name="DurableUpTo"/> is a message id at or below which every
-/// message is committed and durable: the stream position may move to it.
+/// Writes committed together (one transaction), in commit order. <paramref name="DurableUpTo"/> is a message id at or
+/// below which every message is committed and durable: the stream position may move to it. <paramref name="PositionBefore"/>
+/// and <paramref name="PositionAfter"/> are the stream position just before and just after this transaction: with
+/// several writers (PostgreSQL nodes) every transaction moves the position from one to the other, so the batches of all
+/// nodes form one chain, and a batch whose <c>PositionBefore</c> is past what a node has seen shows a gap
+/// (<see cref="Realtime.Cluster.StreamSequencer"/>). With one writer (SQLite), <c>PositionBefore</c> counts from what this
+/// process committed (0 at start).
 /// </summary>
-public sealed record CommittedBatch(IReadOnlyList<WriteRequest> Requests, long DurableUpTo);
+public sealed record CommittedBatch(IReadOnlyList<WriteRequest> Requests, long DurableUpTo, long PositionBefore, long PositionAfter);

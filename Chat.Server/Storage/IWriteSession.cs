@@ -26,7 +26,12 @@ public interface IWriteSession : IDisposable
     /// </summary>
     void ExecuteAll(IReadOnlyList<WriteRequest> batch, long now);
 
-    void Begin();
+    /// <summary>
+    /// Opens the batch's transaction. Returns the stream position (a message id) every earlier transaction of every
+    /// writer committed up to, where the engine reads it under its write lock (PostgreSQL); null where this process is
+    /// the only writer (SQLite).
+    /// </summary>
+    long? Begin();
 
     /// <summary>Commits the batch; <paramref name="newestMessageId"/> is the largest id it inserted (0 for none).</summary>
     void Commit(long newestMessageId);

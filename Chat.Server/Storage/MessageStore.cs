@@ -33,6 +33,19 @@ public sealed class MessageStore(IChatDatabase db, StreamPosition position) : IM
         LIMIT @take
         """;
 
+    internal const string StreamRangeSql =
+        """
+        SELECT m.id, m.conversation_id, m.body, m.created_at, m.is_new_conversation,
+               s.id AS s_id, s.username AS s_username, s.full_name AS s_full_name, s.email AS s_email, s.avatar_version AS s_avatar_version,
+               r.id AS r_id, r.username AS r_username, r.full_name AS r_full_name, r.email AS r_email, r.avatar_version AS r_avatar_version
+        FROM messages m
+        JOIN users s ON s.id = m.sender_id
+        JOIN users r ON r.id = m.receiver_id
+        WHERE m.id > @afterMessageId AND m.id <= @upTo
+        ORDER BY m.id
+        LIMIT @limit
+        """;
+
     internal const string HistorySql =
         """
         SELECT id, sender_id, receiver_id, body, created_at FROM messages
@@ -148,13 +161,22 @@ public sealed class MessageStore(IChatDatabase db, StreamPosition position) : IM
             SyncSql, new { userId, afterMessageId, take = limit + 1, position = Bound })).AsList();
         var hasMore = rows.Count > limit;
         if (hasMore) rows.RemoveAt(rows.Count - 1);
-        var messages = rows.Select(r => new StoredMessage(
-            r.Id, r.ConversationId,
-            new UserRow { Id = r.SId, Username = r.SUsername, FullName = r.SFullName, Email = r.SEmail, AvatarVersion = r.SAvatarVersion },
-            new UserRow { Id = r.RId, Username = r.RUsername, FullName = r.RFullName, Email = r.REmail, AvatarVersion = r.RAvatarVersion },
-            r.Body, r.CreatedAt, r.IsNewConversation != 0)).ToList();
-        return (messages, hasMore);
+        return (rows.Select(ToStoredMessage).ToList(), hasMore);
     }
+
+    public async Task<IReadOnlyList<StoredMessage>> StreamRangeAsync(long afterMessageId, long upToMessageId, int limit, CancellationToken ct)
+    {
+        await using var connection = await db.OpenConnectionAsync(ct);
+        var rows = await connection.QueryAsync<SyncRow>(new CommandDefinition(
+            StreamRangeSql, new { afterMessageId, upTo = Math.Min(upToMessageId, Bound), limit }, cancellationToken: ct));
+        return rows.Select(ToStoredMessage).ToList();
+    }
+
+    private static StoredMessage ToStoredMessage(SyncRow r) => new(
+        r.Id, r.ConversationId,
+        new UserRow { Id = r.SId, Username = r.SUsername, FullName = r.SFullName, Email = r.SEmail, AvatarVersion = r.SAvatarVersion },
+        new UserRow { Id = r.RId, Username = r.RUsername, FullName = r.RFullName, Email = r.REmail, AvatarVersion = r.RAvatarVersion },
+        r.Body, r.CreatedAt, r.IsNewConversation != 0);
 
     private sealed class ConversationRow
     {

@@ -29,7 +29,8 @@ public static class StorageServices
         }
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         services.AddSingleton<UserStore>();
-        services.AddSingleton<IUserStore>(sp => new CachingUserStore(sp.GetRequiredService<UserStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new CachingUserStore(sp.GetRequiredService<UserStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<IUserStore>(sp => sp.GetRequiredService<CachingUserStore>());
         services.AddSingleton<ITokenStore>(sp => sp.GetRequiredService<UserStore>());
         services.AddSingleton<StreamPosition>();
         // First of the hosted services: migrations run before anything else starts.

@@ -64,8 +64,11 @@ internal class WriterSession : IWriteSession
         _updateRead = Command("UPDATE conversation_members SET read_up_to = @upTo, unread_count = @unread WHERE user_id = @user AND conversation_id = @conversation", "@upTo", "@unread", "@user", "@conversation");
     }
 
-    /// <summary>Runs first in every transaction (PostgreSQL: takes the lock that orders ids across nodes).</summary>
-    protected virtual void OnBegin(DbTransaction transaction) { }
+    /// <summary>
+    /// Runs first in every transaction (PostgreSQL: takes the lock that orders ids across nodes). Returns the stream
+    /// position read under that lock, or null where this process is the only writer.
+    /// </summary>
+    protected virtual long? OnBegin(DbTransaction transaction) => null;
 
     /// <summary>Runs last in every transaction, before its commit; <paramref name="newestMessageId"/> is 0 when it inserted none.</summary>
     protected virtual void OnCommit(DbTransaction transaction, long newestMessageId) { }
@@ -84,11 +87,11 @@ internal class WriterSession : IWriteSession
         return command;
     }
 
-    public void Begin()
+    public long? Begin()
     {
         _transaction = _connection.BeginTransaction();
         foreach (var command in AllCommands()) command.Transaction = _transaction;
-        OnBegin(_transaction);
+        return OnBegin(_transaction);
     }
 
     public void Commit(long newestMessageId)

@@ -3,6 +3,7 @@ using Chat.Protocol;
 using Chat.Protocol.Http;
 using Chat.Server.Auth;
 using Chat.Server.Infrastructure;
+using Chat.Server.Realtime;
 using Chat.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -23,12 +24,13 @@ internal static class UserEndpoints
             .Produces<UserDto>()
             .ProducesProblem(401);
 
-        group.MapPatch("/me", async (HttpContext http, IUserStore users, CancellationToken ct) =>
+        group.MapPatch("/me", async (HttpContext http, IUserStore users, ISessionSignals signals, CancellationToken ct) =>
         {
             var body = await JsonBody.ReadAsync(http.Request, ChatJson.Wire.UpdateProfileRequest);
             var fullName = body.FullName is null ? null : Validation.FullName(body.FullName);
             var email = body.Email is null ? null : Validation.Email(body.Email);
             var user = await users.UpdateProfileAsync(http.User.UserId(), fullName, email, ct);
+            signals.UserChanged(user.Id);
             return TypedResults.Json(user.ToDto(), ChatJson.Wire.UserDto);
         })
         .RequireAuthorization()
@@ -52,7 +54,7 @@ internal static class UserEndpoints
         .ProducesProblem(400)
         .ProducesProblem(401);
 
-        group.MapPut("/me/avatar", async (HttpContext http, IUserStore users, IOptions<ChatOptions> options, CancellationToken ct) =>
+        group.MapPut("/me/avatar", async (HttpContext http, IUserStore users, ISessionSignals signals, IOptions<ChatOptions> options, CancellationToken ct) =>
         {
             var max = options.Value.MaxAvatarBytes;
             if (!MediaTypeHeaderValue.TryParse(http.Request.ContentType, out var media) || media.MediaType is null
@@ -64,6 +66,7 @@ internal static class UserEndpoints
             if (!ImageSignature.Matches(type, data))
                 throw new ChatException(415, ErrorCodes.UnsupportedMediaType, $"The body is not a {type} image.");
             var user = await users.SetAvatarAsync(http.User.UserId(), type, data, ct);
+            signals.UserChanged(user.Id);
             return TypedResults.Json(user.ToDto(), ChatJson.Wire.UserDto);
         })
         .RequireAuthorization()

@@ -46,6 +46,7 @@ public sealed class BadSettingsTests
         new object[] { "--Chat:Database:Provider=Mongo", "Chat:Database:Provider" },
         // Postgres with the test's SQLite connection string: the connection string is what cannot work.
         new object[] { "--Chat:Database:Provider=Postgres", "ConnectionStrings:Chat" },
+        // A cluster (Redis) on the test's SQLite store: the nodes of a cluster must share PostgreSQL.
         new object[] { "--ConnectionStrings:Redis=127.0.0.1:6379", "ConnectionStrings:Redis" },
         new object[] { "--ConnectionStrings:Chat=Data Source=:memory:", "ConnectionStrings:Chat" },
         new object[] { "--ConnectionStrings:Chat=Mode=Memory", "ConnectionStrings:Chat" },

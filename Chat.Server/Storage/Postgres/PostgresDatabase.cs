@@ -75,5 +75,19 @@ public sealed class PostgresDatabase : IChatDatabase, IDisposable
         return connection.ExecuteScalar<long>("SELECT position FROM stream_position");
     }
 
+    /// <summary>The stream position every node's writes have committed up to (the <c>stream_position</c> row): a message id.</summary>
+    public async Task<long> ReadStreamPositionAsync(CancellationToken ct)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        return await connection.ExecuteScalarAsync<long>(new CommandDefinition("SELECT position FROM stream_position", cancellationToken: ct));
+    }
+
+    /// <summary>The database's cluster id (made once by migration 2): the prefix of the cluster's Redis keys.</summary>
+    public async Task<string> ReadClusterIdAsync(CancellationToken ct)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        return await connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT id FROM cluster_identity", cancellationToken: ct)) ?? "";
+    }
+
     public void Dispose() => _dataSource.Dispose();
 }

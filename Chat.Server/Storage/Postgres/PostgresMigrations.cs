@@ -103,6 +103,15 @@ public static partial class PostgresMigrations
         );
         INSERT INTO stream_position (position) VALUES (0);
         """,
+        // 2: the cluster id, the prefix of the cluster's Redis keys and channel (docs/scale-out.md), made once per
+        // database so every node of a cluster, and only they, share them.
+        """
+        CREATE TABLE cluster_identity (
+            only_row  BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+            id        TEXT    NOT NULL
+        );
+        INSERT INTO cluster_identity (id) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 16));
+        """,
     ];
 
     /// <summary>

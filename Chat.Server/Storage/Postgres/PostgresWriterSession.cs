@@ -22,10 +22,10 @@ internal sealed class PostgresWriterSession : WriterSession
         _advance = Command("UPDATE stream_position SET position = @newest WHERE position < @newest", "@newest");
     }
 
-    protected override void OnBegin(DbTransaction transaction)
+    protected override long? OnBegin(DbTransaction transaction)
     {
         _lock.Transaction = transaction;
-        _lock.ExecuteScalar();
+        return Convert.ToInt64(_lock.ExecuteScalar());
     }
 
     protected override void OnCommit(DbTransaction transaction, long newestMessageId)
