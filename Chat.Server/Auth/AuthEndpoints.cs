@@ -41,7 +41,7 @@ internal static class AuthEndpoints
             var verified = passwords.Verify(found?.PasswordHash, body.Password);
             if (!verified || body.Password?.Contains('\0') == true)
             {
-                attempt.Failed();
+                await attempt.FailedAsync();
                 throw new ChatException(401, ErrorCodes.InvalidCredentials, "Wrong username or password.");
             }
             var token = await tokens.IssueAsync(found!.Value.User.Id, ct);

@@ -22,7 +22,7 @@ namespace Chat.Server.Auth;
 /// So a client can block only its own attempts at one account; failures for other accounts, or from other
 /// addresses, never refuse a correct password. The client address is the connection's (or, from a trusted proxy,
 /// <c>X-Forwarded-For</c>'s); an IPv6 address counts by its /64, which one client can hold whole. This class is
-/// the only one that knows the counting, so it can move to a shared store for a cluster.
+/// the only one that knows the counting; in a cluster the failures are counted in Redis, across every node.
 /// </summary>
 public sealed class LoginThrottle : IDisposable
 {
@@ -34,18 +34,21 @@ public sealed class LoginThrottle : IDisposable
 
     private readonly LoginThrottleOptions _options;
     private readonly TimeProvider _clock;
-    private readonly PartitionedRateLimiter<string> _pairFailures;
-    private readonly PartitionedRateLimiter<string> _usernameFailures;
-    private readonly PartitionedRateLimiter<string> _addressFailures;
+    private readonly FailureCounter _pairFailures;
+    private readonly FailureCounter _usernameFailures;
+    private readonly FailureCounter _addressFailures;
     private readonly PartitionedRateLimiter<string> _pairTurns;
 
-    public LoginThrottle(IOptions<ChatOptions> options, TimeProvider clock)
+    /// <param name="backplane">In a cluster, the failures are counted in Redis too, so they count across every node
+    /// (contract section 5; <c>RedisRateLimiting</c>'s sliding window). While Redis is unreachable this node's own counts
+    /// decide. The pair's one-at-a-time turn stays per node.</param>
+    public LoginThrottle(IOptions<ChatOptions> options, TimeProvider clock, Cluster.RedisBackplane? backplane = null)
     {
         _options = options.Value.LoginThrottle;
         _clock = clock;
-        _pairFailures = FailureCounter(_options.FailuresPerUsernameAndAddress, _options.Window);
-        _usernameFailures = FailureCounter(_options.FailuresPerUsername, _options.Window);
-        _addressFailures = FailureCounter(_options.FailuresPerAddress, _options.Window);
+        _pairFailures = new FailureCounter("pair", _options.FailuresPerUsernameAndAddress, _options.Window, backplane);
+        _usernameFailures = new FailureCounter("user", _options.FailuresPerUsername, _options.Window, backplane);
+        _addressFailures = new FailureCounter("address", _options.FailuresPerAddress, _options.Window, backplane);
         _pairTurns = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetConcurrencyLimiter(key, _ => new ConcurrencyLimiterOptions
         {
             PermitLimit = 1,
@@ -54,22 +57,66 @@ public sealed class LoginThrottle : IDisposable
         }));
     }
 
-    /// <summary>Failures take permits; a partition with none left has spent its budget. Replenished by the partitioned limiter's timer.</summary>
-    private static PartitionedRateLimiter<string> FailureCounter(int budget, TimeSpan window) =>
-        PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetSlidingWindowLimiter(key, _ => new SlidingWindowRateLimiterOptions
+    /// <summary>
+    /// Failures take permits; a partition with none left has spent its budget. This node's counts are replenished by the
+    /// partitioned limiter's timer; the cluster's (when there is one) are a sliding window in Redis.
+    /// </summary>
+    private sealed class FailureCounter : IDisposable
+    {
+        private readonly PartitionedRateLimiter<string> _local;
+        private readonly PartitionedRateLimiter<string>? _shared;
+
+        public FailureCounter(string name, int budget, TimeSpan window, Cluster.RedisBackplane? backplane)
         {
-            PermitLimit = budget,
-            Window = window,
-            SegmentsPerWindow = SegmentsPerWindow,
-            QueueLimit = 0,
-            AutoReplenishment = false,
-        }));
+            _local = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetSlidingWindowLimiter(key, _ => new SlidingWindowRateLimiterOptions
+            {
+                PermitLimit = budget,
+                Window = window,
+                SegmentsPerWindow = SegmentsPerWindow,
+                QueueLimit = 0,
+                AutoReplenishment = false,
+            }));
+            if (backplane is null) return;
+            _shared = PartitionedRateLimiter.Create<string, string>(key => RedisRateLimiting.RedisRateLimitPartition.GetSlidingWindowRateLimiter(
+                $"{backplane.Prefix}login:{name}:{key}", _ => new RedisRateLimiting.RedisSlidingWindowRateLimiterOptions
+                {
+                    ConnectionMultiplexerFactory = () => backplane.Connection,
+                    PermitLimit = budget,
+                    Window = window,
+                }));
+        }
+
+        public bool Spent(string key)
+        {
+            if (_shared is not null)
+            {
+                try { return _shared.GetStatistics(key)?.CurrentAvailablePermits <= 0; }
+                catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException) { /* this node's count decides */ }
+            }
+            return _local.GetStatistics(key)?.CurrentAvailablePermits <= 0;
+        }
+
+        public async Task AddAsync(string key)
+        {
+            _local.AttemptAcquire(key).Dispose();
+            if (_shared is null) return;
+            // AcquireAsync: the Redis limiter's synchronous AttemptAcquire does not reach Redis.
+            try { (await _shared.AcquireAsync(key)).Dispose(); }
+            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException) { /* counted on this node only */ }
+        }
+
+        public void Dispose()
+        {
+            _local.Dispose();
+            _shared?.Dispose();
+        }
+    }
 
     /// <summary>
     /// Starts a login attempt for <paramref name="username"/> from <paramref name="address"/>: waits for the pair's
     /// turn, throws 429 <c>rate_limited</c> when the pair is blocked, and waits the slowdown when the username or the
     /// address is over its budget. Dispose the result once the answer is known; call
-    /// <see cref="Attempt.Failed"/> first when the password was wrong.
+    /// <see cref="Attempt.FailedAsync"/> first when the password was wrong.
     /// </summary>
     public async Task<Attempt> BeginAsync(string username, IPAddress? address, CancellationToken ct)
     {
@@ -79,12 +126,12 @@ public sealed class LoginThrottle : IDisposable
         var turn = await _pairTurns.AcquireAsync(pair, 1, ct);
         try
         {
-            if (!turn.IsAcquired || Spent(_pairFailures, pair))
+            if (!turn.IsAcquired || _pairFailures.Spent(pair))
                 throw new ChatException(429, ErrorCodes.RateLimited, "Too many failed logins for this account from this address; try again later.")
                 {
                     RetryAfter = _options.Window,
                 };
-            if (_options.SlowdownDelay > TimeSpan.Zero && (Spent(_usernameFailures, user) || Spent(_addressFailures, client)))
+            if (_options.SlowdownDelay > TimeSpan.Zero && (_usernameFailures.Spent(user) || _addressFailures.Spent(client)))
                 await Task.Delay(_options.SlowdownDelay, _clock, ct);
             return new Attempt(this, user, client, pair, turn);
         }
@@ -94,9 +141,6 @@ public sealed class LoginThrottle : IDisposable
             throw;
         }
     }
-
-    private static bool Spent(PartitionedRateLimiter<string> counter, string key) =>
-        counter.GetStatistics(key)?.CurrentAvailablePermits <= 0;
 
     internal static string UsernameKey(string username) =>
         (username.Length > MaxUsernameKey ? username[..MaxUsernameKey] : username).ToLowerInvariant();
@@ -140,11 +184,11 @@ public sealed class LoginThrottle : IDisposable
         }
 
         /// <summary>Counts this attempt as a failed login (wrong password or unknown user).</summary>
-        public void Failed()
+        public async Task FailedAsync()
         {
-            _throttle._pairFailures.AttemptAcquire(_pair).Dispose();
-            _throttle._usernameFailures.AttemptAcquire(_user).Dispose();
-            _throttle._addressFailures.AttemptAcquire(_client).Dispose();
+            await _throttle._pairFailures.AddAsync(_pair);
+            await _throttle._usernameFailures.AddAsync(_user);
+            await _throttle._addressFailures.AddAsync(_client);
         }
 
         public void Dispose() => _turn.Dispose();

@@ -162,7 +162,7 @@ public sealed partial class StreamSequencer(
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Filled the message stream from the database after {From} up to {UpTo} (the backplane lost it)")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Filled the message stream from the database after {From} up to {UpTo} (the backplane lost it)")]
     private static partial void LogFilled(ILogger logger, long from, long upTo);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Filling a gap in the message stream from the database failed; trying again")]
