@@ -61,6 +61,22 @@ public static class FrameLog
         });
     }
 
+    /// <summary>
+    /// Takes frames until the answer to the send with <paramref name="clientMsgId"/> (its <c>ack</c> or <c>error</c>);
+    /// null when none came within <paramref name="timeout"/>.
+    /// </summary>
+    public static async Task<JsonObject?> AnswerToAsync(this ChatSocket socket, string clientMsgId, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var frame = await socket.TryNextAsync(deadline - DateTime.UtcNow);
+            if (frame is null) return null;
+            if (frame.Type() is "ack" or "error" && frame["client_msg_id"]?.GetValue<string>() == clientMsgId) return frame;
+        }
+        return null;
+    }
+
     /// <summary>Sends <c>sync</c> and collects the replayed frames through every page (<c>has_more</c>), sync_complete frames excluded.</summary>
     public static async Task<List<JsonObject>> SyncAllAsync(this ChatSocket socket, long afterMessageId = 0, int limit = 1000)
     {
