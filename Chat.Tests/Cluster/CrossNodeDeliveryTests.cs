@@ -97,22 +97,24 @@ public sealed class CrossNodeDeliveryTests(Route route) : ClusterTestBase
         await using var bob2 = await Devices[0].ConnectAsync(bob);
 
         await alice1.SendAsync(new JsonObject { ["type"] = "send_message", ["receiver"] = "bob", ["message"] = "hi", ["client_msg_id"] = "x" });
-        var ack = await alice1.WaitForAsync("ack");
+        var id = (await alice1.ReceivedAsync("ack")).Long("message_id");
         foreach (var (name, socket) in new[] { ("bob's first device", bob1), ("bob's second device", bob2) })
         {
-            var chat = await socket.WaitForAsync("chat_message");
+            var chat = await socket.ReceivedAsync("chat_message", f => f.Long("message_id") == id);
             FrameAssert.HasExactKeys(chat, FrameAssert.MessageFrameKeys);
-            Assert.That(chat.Long("message_id"), Is.EqualTo(ack.Long("message_id")), name);
-            FrameAssert.HasExactKeys(await socket.WaitForAsync("conversation_refresh"), FrameAssert.ConversationRefreshKeys);
+            FrameAssert.HasExactKeys(await socket.ReceivedAsync("conversation_refresh"), FrameAssert.ConversationRefreshKeys);
         }
         foreach (var socket in new[] { alice1, alice2 })
-            Assert.That((await socket.WaitForAsync("message_sent")).Long("message_id"), Is.EqualTo(ack.Long("message_id")));
+            FrameAssert.HasExactKeys(await socket.ReceivedAsync("message_sent", f => f.Long("message_id") == id), FrameAssert.MessageFrameKeys);
 
-        var reply = await Cluster.B.SendAsync(bob, "alice", "hello back");
+        var reply = (await Cluster.B.SendAsync(bob, "alice", "hello back")).Long("message_id");
         foreach (var socket in new[] { alice1, alice2 })
-            Assert.That((await socket.WaitForAsync("chat_message")).Long("message_id"), Is.EqualTo(reply.Long("message_id")));
+            await socket.ReceivedAsync("chat_message", f => f.Long("message_id") == reply);
         foreach (var socket in new[] { bob1, bob2 })
-            Assert.That((await socket.WaitForAsync("message_sent")).Long("message_id"), Is.EqualTo(reply.Long("message_id")));
+            await socket.ReceivedAsync("message_sent", f => f.Long("message_id") == reply);
+        foreach (var socket in new[] { alice1, alice2, bob1, bob2 })
+            Assert.That(socket.Frames().Where(f => f.Type() is "chat_message" or "message_sent").Select(f => f.Long("message_id")), Is.EqualTo(new[] { id, reply }),
+                "each device got each message once, in order");
     }
 
     [Test]

@@ -26,6 +26,18 @@ public static class FrameLog
     /// <summary>The frames of <paramref name="type"/> received so far.</summary>
     public static List<JsonObject> OfType(this ChatSocket socket, string type) => socket.Frames().Where(f => f.Type() == type).ToList();
 
+    /// <summary>
+    /// Waits until the socket has received a frame of <paramref name="type"/> (matching <paramref name="match"/>), looking
+    /// at everything it received, also frames another wait already took; returns the first such frame.
+    /// </summary>
+    public static async Task<JsonObject> ReceivedAsync(this ChatSocket socket, string type, Func<JsonObject, bool>? match = null, TimeSpan? timeout = null)
+    {
+        JsonObject? found = null;
+        await WaitUntilAsync(() => (found = socket.Frames().FirstOrDefault(f => f.Type() == type && (match is null || match(f)))) is not null,
+            timeout ?? ChatSocket.DefaultTimeout, () => $"no '{type}' frame; received: {string.Join(" ", socket.Frames().Select(f => f.Type()))}");
+        return found!;
+    }
+
     /// <summary>Polls <paramref name="condition"/> until it holds; at the deadline fails with <paramref name="describe"/>'s text.</summary>
     public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe)
     {
