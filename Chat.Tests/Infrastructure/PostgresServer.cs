@@ -1,24 +1,18 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace Chat.Tests.Infrastructure;
 
 /// <summary>
-/// A throw-away PostgreSQL cluster for the tests (Debian's <c>postgresql</c> package): <c>initdb</c> into a temporary
-/// directory (as the <c>postgres</c> OS user when the tests run as root, since PostgreSQL refuses to run as root),
-/// listening on 127.0.0.1 only, on a free port, started on first use and stopped when the run ends
+/// The run's shared throw-away PostgreSQL cluster (a <see cref="PostgresCluster"/> of Debian's <c>postgresql</c>
+/// package, 127.0.0.1 only, a free port), started on first use and stopped when the run ends
 /// (<see cref="TestRunCleanup"/>). Each test gets a fresh, empty schema of its own (<see cref="CreateDatabaseAsync"/>),
-/// which is what a fresh database is to the server and costs milliseconds instead of a database copy.
+/// which is what a fresh database is to the server and costs milliseconds instead of a database copy. A test that
+/// stops PostgreSQL takes a private cluster instead (<see cref="StartPrivateClusterAsync"/>).
 /// </summary>
 public static class PostgresServer
 {
     private static readonly Lazy<string?> BinDirectory = new(FindBinDirectory);
-    private static readonly Lazy<Task<string>> Cluster = new(StartClusterAsync);
-    private static string? _directory;
-    private static string? _dataDirectory;
-    private static string? _runAs;
+    private static readonly Lazy<Task<PostgresCluster>> Cluster = new(() => StartPrivateClusterAsync());
 
     /// <summary>Null when PostgreSQL can run here; else the one-line reason the PostgreSQL tests are skipped.</summary>
     public static string? UnavailableReason =>
@@ -26,18 +20,17 @@ public static class PostgresServer
         : Environment.UserName == "root" && !File.Exists("/usr/sbin/runuser") && !File.Exists("/sbin/runuser") ? "runuser not found (needed to run PostgreSQL as root): PostgreSQL tests skipped."
         : null;
 
-    /// <summary>An Npgsql connection string for a new empty schema (its own <c>search_path</c>) on the test cluster.</summary>
-    public static async Task<string> CreateDatabaseAsync()
+    /// <summary>An Npgsql connection string for a new empty schema (its own <c>search_path</c>) on the shared cluster.</summary>
+    public static async Task<string> CreateDatabaseAsync() => await (await Cluster.Value).CreateDatabaseAsync();
+
+    /// <summary>
+    /// A new cluster of the test's own (initdb, a few seconds), for a test that stops and starts PostgreSQL; the caller
+    /// disposes it (and <see cref="TestRunCleanup"/> stops it if the caller could not).
+    /// </summary>
+    public static Task<PostgresCluster> StartPrivateClusterAsync()
     {
-        var admin = await Cluster.Value;
-        var schema = $"t_{Guid.NewGuid():N}";
-        await using (var connection = new NpgsqlConnection(admin))
-        {
-            await connection.OpenAsync();
-            await using var create = new NpgsqlCommand($"CREATE SCHEMA {schema}", connection);
-            await create.ExecuteNonQueryAsync();
-        }
-        return new NpgsqlConnectionStringBuilder(admin) { SearchPath = schema }.ToString();
+        if (UnavailableReason is { } reason) throw new InvalidOperationException(reason);
+        return PostgresCluster.CreateAsync(BinDirectory.Value!);
     }
 
     /// <summary>Drops a schema made by <see cref="CreateDatabaseAsync"/> (ignored when the cluster is gone).</summary>
@@ -48,7 +41,7 @@ public static class PostgresServer
         try
         {
             NpgsqlConnection.ClearAllPools();
-            await using var connection = new NpgsqlConnection(await Cluster.Value);
+            await using var connection = new NpgsqlConnection((await Cluster.Value).AdminConnectionString);
             await connection.OpenAsync();
             await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE", connection);
             await drop.ExecuteNonQueryAsync();
@@ -56,15 +49,8 @@ public static class PostgresServer
         catch (NpgsqlException) { /* the cluster stopped: everything goes with it */ }
     }
 
-    /// <summary>Stops the cluster and deletes its directory.</summary>
-    public static void Stop()
-    {
-        if (_dataDirectory is null) return;
-        NpgsqlConnection.ClearAllPools();
-        Run(Path.Combine(BinDirectory.Value!, "pg_ctl"), $"-D {_dataDirectory} -m immediate -w stop", throwOnError: false);
-        try { Directory.Delete(_directory!, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        _dataDirectory = null;
-    }
+    /// <summary>Stops every cluster of the run (the shared one and any private one left running) and deletes their directories.</summary>
+    public static void Stop() => PostgresCluster.StopAll();
 
     private static string? FindBinDirectory()
     {
@@ -73,48 +59,5 @@ public static class PostgresServer
                 .OrderByDescending(d => int.TryParse(Path.GetFileName(d), out var v) ? v : 0).ToList()
             : [];
         return versions.Count > 0 ? Path.Combine(versions[0], "bin") : null;
-    }
-
-    private static async Task<string> StartClusterAsync()
-    {
-        if (UnavailableReason is { } reason) throw new InvalidOperationException(reason);
-        var bin = BinDirectory.Value!;
-        var directory = Path.Combine(Path.GetTempPath(), $"chat-tests-pg-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(directory);
-        _directory = directory;
-        if (Environment.UserName == "root")
-        {
-            _runAs = "postgres";
-            Run("chown", $"postgres {directory}");
-        }
-        var data = Path.Combine(directory, "data");
-        Run(Path.Combine(bin, "initdb"), $"-D {data} -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 -N");
-        _dataDirectory = data;
-        int port;
-        using (var probe = new TcpListener(IPAddress.Loopback, 0))
-        {
-            probe.Start();
-            port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        }
-        // fsync stays on: the tests check durability on this cluster as a user would run it.
-        Run(Path.Combine(bin, "pg_ctl"),
-            $"-D {data} -l {Path.Combine(directory, "server.log")} -w -t 60 -o \"-c listen_addresses=127.0.0.1 -p {port} -k {directory} -c max_connections=500\" start");
-        await Task.CompletedTask;
-        return $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=true;Timeout=15";
-    }
-
-    private static void Run(string file, string arguments, bool throwOnError = true)
-    {
-        var start = _runAs is null || file == "chown"
-            ? new ProcessStartInfo(file, arguments)
-            : new ProcessStartInfo("runuser", $"-u {_runAs} -- {file} {arguments}");
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(120_000)) process.Kill(entireProcessTree: true);
-        if (throwOnError && process.ExitCode != 0)
-            throw new InvalidOperationException($"{Path.GetFileName(file)} failed ({process.ExitCode}): {error.Result}{output.Result}");
     }
 }

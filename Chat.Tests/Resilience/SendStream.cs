@@ -8,7 +8,8 @@ namespace Chat.Tests.Resilience;
 
 /// <summary>
 /// Streams <c>send_message</c> frames (client_msg_id <c>s{n}</c>) over one socket with a window of unanswered
-/// sends, and records every ack and error as it arrives, until the socket ends or the stream is stopped.
+/// sends, and records every ack and error as it arrives, until the socket ends, the stream is stopped or, when a
+/// <c>count</c> is given, that many were sent (optionally a <c>pause</c> apart, for a steady stream instead of a flood).
 /// </summary>
 internal sealed class SendStream
 {
@@ -17,14 +18,21 @@ internal sealed class SendStream
     private readonly SemaphoreSlim _window;
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly int? _count;
+    private readonly TimeSpan _pause;
     private int _sent;
 
-    public SendStream(ChatSocket socket, string receiver, int window = 64)
+    public SendStream(ChatSocket socket, string receiver, int window = 64, int? count = null, TimeSpan? pause = null)
     {
         _socket = socket;
         _receiver = receiver;
         _window = new SemaphoreSlim(window, window);
+        _count = count;
+        _pause = pause ?? TimeSpan.Zero;
     }
+
+    /// <summary>Completes when the writer stopped sending (all <c>count</c> sent, stopped, or the socket went away).</summary>
+    public Task Written => Writer;
 
     /// <summary>client_msg_id to message_id for every ack received.</summary>
     public ConcurrentDictionary<string, long> Acked { get; } = new();
@@ -57,8 +65,9 @@ internal sealed class SendStream
     {
         try
         {
-            for (var n = 0; !_stop.IsCancellationRequested; n++)
+            for (var n = 0; !_stop.IsCancellationRequested && (_count is null || n < _count); n++)
             {
+                if (n > 0 && _pause > TimeSpan.Zero) await Task.Delay(_pause, _stop.Token);
                 await _window.WaitAsync(_stop.Token);
                 var frame = new JsonObject
                 {
