@@ -57,6 +57,8 @@ public sealed partial class BusListener(
             {
                 var queue = await backplane.Connection.GetSubscriber().SubscribeAsync(backplane.Bus);
                 queue.OnMessage(Handle);
+                // Subscribed (perhaps only now, if Redis was down at start): gaps wait for the bus again.
+                sequencer.BackplaneRestored();
                 return;
             }
             catch (Exception e) when (e is RedisException or TimeoutException)

@@ -65,6 +65,33 @@ public sealed class ClusterWideStateTests : ClusterTestBase
     }
 
     [Test]
+    public async Task FailedLoginsThroughBothNodesCountTogetherForTheLoginThrottle()
+    {
+        await StartClusterAsync(new ClusterOptions
+        {
+            Settings = new Dictionary<string, string> { ["Chat:LoginThrottle:FailuresPerUsernameAndAddress"] = "3" },
+        });
+        var alice = await Cluster.A.RegisterAsync("alice");
+
+        // Three wrong passwords, alternating nodes: a per-node count would allow three on each.
+        var statuses = new List<int>();
+        for (var i = 0; i < 5; i++)
+        {
+            var node = i % 2 == 0 ? Cluster.A : Cluster.B;
+            using var client = node.CreateClient();
+            var response = await client.PostAsync("/api/auth/login", Json(new JsonObject { ["username"] = "alice", ["password"] = "wrong-password" }));
+            statuses.Add((int)response.StatusCode);
+        }
+        Assert.That(statuses, Is.EqualTo(new[] { 401, 401, 401, 429, 429 }), "the fourth failure on either node is throttled");
+
+        using var right = Cluster.B.CreateClient();
+        var blocked = await right.PostAsync("/api/auth/login", Json(new JsonObject { ["username"] = "alice", ["password"] = alice.Password }));
+        Assert.That((int)blocked.StatusCode, Is.EqualTo(429), "the blocked pair is refused even with the right password, on the other node too");
+    }
+
+    private static StringContent Json(JsonObject body) => new(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
+
+    [Test]
     public async Task AFullNameAndEmailChangedThroughNodeAShowInFramesFromNodeBWithinOneSecond()
     {
         await StartClusterAsync();

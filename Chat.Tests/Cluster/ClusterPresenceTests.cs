@@ -1,0 +1,48 @@
+using System.Text.Json.Nodes;
+using Chat.Tests.Infrastructure;
+
+namespace Chat.Tests.Cluster;
+
+/// <summary>
+/// Presence counts sockets on every node (contract section 5): a user moving between nodes, with the new socket opening
+/// while the old one closes, is never left shown offline while connected, and is shown offline once the last socket is
+/// gone.
+/// </summary>
+public sealed class ClusterPresenceTests : ClusterTestBase
+{
+    [Test]
+    public async Task AUserMovingBetweenNodesIsNeverLeftShownOfflineWhileConnected()
+    {
+        await StartClusterAsync();
+        var alice = await Cluster.A.RegisterAsync("alice");
+        var bob = await Cluster.B.RegisterAsync("bob");
+        await Cluster.A.SendAsync(alice, "bob", "hi");
+        await using var aliceSocket = await Cluster.A.ConnectAsync(alice);
+
+        var current = await Cluster.B.ConnectAsync(bob);
+        await aliceSocket.ReceivedAsync("presence", f => f.Str("username") == "bob" && f.Bool("online"));
+        for (var move = 0; move < 10; move++)
+        {
+            // The next socket opens on the other node while the previous one closes: the two changes race.
+            var next = (move % 2 == 0 ? Cluster.A : Cluster.B).ConnectAsync(bob);
+            var previous = current;
+            await Task.WhenAll(next, previous.DisposeAsync().AsTask());
+            current = await next;
+        }
+
+        // However the changes interleaved, the last word alice gets about bob is the truth: online.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.That(LastPresenceOf(aliceSocket, "bob")?.Bool("online"), Is.True,
+            $"bob is connected (on {(10 % 2 == 0 ? "node B" : "node A")}); alice's presence frames: {Presences(aliceSocket)}");
+
+        await current.DisposeAsync();
+        await FrameLog.WaitUntilAsync(() => LastPresenceOf(aliceSocket, "bob")?.Bool("online") == false, TimeSpan.FromSeconds(5),
+            () => $"bob closed his last socket; alice's presence frames: {Presences(aliceSocket)}");
+    }
+
+    private static JsonObject? LastPresenceOf(ChatSocket socket, string username) =>
+        socket.OfType("presence").LastOrDefault(f => f.Str("username") == username);
+
+    private static string Presences(ChatSocket socket) =>
+        string.Join(" ", socket.OfType("presence").Select(f => $"{f.Str("username")}:{f.Bool("online")}"));
+}
