@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text.Json.Nodes;
+using Chat.Tests.Http;
 using Chat.Tests.Infrastructure;
 
 namespace Chat.Tests.Cluster;
@@ -29,13 +30,7 @@ public sealed class ChatEndpoint(string name, Uri baseAddress)
     public async Task<ClusterUser> RegisterAsync(string username, string? fullName = null, string? email = null, string password = "password123")
     {
         using var client = CreateClient();
-        var body = new JsonObject { ["username"] = username, ["password"] = password };
-        if (fullName is not null) body["full_name"] = fullName;
-        if (email is not null) body["email"] = email;
-        var response = await client.PostAsJsonAsync("/api/auth/register", body);
-        var json = await response.Content.ReadFromJsonAsync<JsonObject>();
-        Assert.That((int)response.StatusCode, Is.EqualTo(201), $"register {username} through {Name}: {json?.ToJsonString()}");
-        return new ClusterUser(username, json!["token"]!.GetValue<string>(), password);
+        return new ClusterUser(username, await client.RegisterAsync(username, fullName, email, password, $" through {Name}"), password);
     }
 
     /// <summary>Logs in through this endpoint (asserts 200) and returns a new token for the user.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text.Json.Nodes;
+using Chat.Tests.Http;
 using Chat.Tests.Infrastructure;
 
 namespace Chat.Tests.Cluster;
@@ -79,17 +80,15 @@ public sealed class ClusterWideStateTests : ClusterTestBase
         {
             var node = i % 2 == 0 ? Cluster.A : Cluster.B;
             using var client = node.CreateClient();
-            var response = await client.PostAsync("/api/auth/login", Json(new JsonObject { ["username"] = "alice", ["password"] = "wrong-password" }));
+            var response = await client.PostRawJsonAsync("/api/auth/login", new JsonObject { ["username"] = "alice", ["password"] = "wrong-password" }.ToJsonString());
             statuses.Add((int)response.StatusCode);
         }
         Assert.That(statuses, Is.EqualTo(new[] { 401, 401, 401, 429, 429 }), "the fourth failure on either node is throttled");
 
         using var right = Cluster.B.CreateClient();
-        var blocked = await right.PostAsync("/api/auth/login", Json(new JsonObject { ["username"] = "alice", ["password"] = alice.Password }));
+        var blocked = await right.PostRawJsonAsync("/api/auth/login", new JsonObject { ["username"] = "alice", ["password"] = alice.Password }.ToJsonString());
         Assert.That((int)blocked.StatusCode, Is.EqualTo(429), "the blocked pair is refused even with the right password, on the other node too");
     }
-
-    private static StringContent Json(JsonObject body) => new(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
 
     [Test]
     public async Task AFullNameAndEmailChangedThroughNodeAShowInFramesFromNodeBWithinOneSecond()

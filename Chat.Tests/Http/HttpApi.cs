@@ -20,6 +20,18 @@ internal static class HttpApi
     public static Task<HttpResponseMessage> PatchJsonAsync(this HttpClient client, string path, JsonObject body) =>
         client.SendRawJsonAsync(HttpMethod.Patch, path, body.ToJsonString());
 
+    /// <summary>Registers a user (asserts 201, naming <paramref name="where"/> when it fails) and returns its token.</summary>
+    public static async Task<string> RegisterAsync(this HttpClient client, string username, string? fullName, string? email, string password, string where = "")
+    {
+        var body = new JsonObject { ["username"] = username, ["password"] = password };
+        if (fullName is not null) body["full_name"] = fullName;
+        if (email is not null) body["email"] = email;
+        var response = await client.PostAsJsonAsync("/api/auth/register", body);
+        var json = await response.Content.ReadFromJsonAsync<JsonObject>();
+        Assert.That((int)response.StatusCode, Is.EqualTo(201), $"register {username}{where}: {json?.ToJsonString()}");
+        return json!["token"]!.GetValue<string>();
+    }
+
     public static async Task<JsonObject> JsonAsync(this HttpResponseMessage response, int expectedStatus)
     {
         var text = await response.Content.ReadAsStringAsync();

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Chat.Tests.Http;
 using Chat.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -163,13 +164,7 @@ public sealed class ChatApp : IAsyncDisposable
     public async Task<TestUser> RegisterAsync(string username, string? fullName = null, string? email = null, string password = "password123")
     {
         using var client = CreateClient();
-        var body = new JsonObject { ["username"] = username, ["password"] = password };
-        if (fullName is not null) body["full_name"] = fullName;
-        if (email is not null) body["email"] = email;
-        var response = await client.PostAsJsonAsync("/api/auth/register", body);
-        var json = await response.Content.ReadFromJsonAsync<JsonObject>();
-        Assert.That((int)response.StatusCode, Is.EqualTo(201), json?.ToJsonString());
-        return new TestUser(this, username, json!["token"]!.GetValue<string>(), password);
+        return new TestUser(this, username, await client.RegisterAsync(username, fullName, email, password), password);
     }
 
     /// <summary>Opens a WebSocket with a bearer header (or, with <paramref name="viaQuery"/>, <c>?token=</c>).</summary>
