@@ -8,12 +8,13 @@
 # the start of the measured phase (the bench's "fanout: ..." / "max: ..." line, after its warm-up) to the bench's exit,
 # and divided by the messages delivered in the measured phase.
 # Everything lives under one temporary directory and is stopped and deleted at the end.
-#   RATES="1000 2000 3000" ROUNDS=1 SETUPS="cluster one one-nginx" DURATION=10 Chat.Bench/scripts/cluster.sh
+#   RATES="500 1000 2000" ROUNDS=1 SETUPS="cluster one one-nginx one-redis" DURATION=10 NODE_WARMUP=1 Chat.Bench/scripts/cluster.sh
 set -u
-RATES=${RATES:-"1000 2000 3000"}
+RATES=${RATES:-"500 1000 2000"}
 ROUNDS=${ROUNDS:-1}
-SETUPS=${SETUPS:-"cluster one one-nginx"}   # also: one-redis (one node with the Redis backplane, directly)
+SETUPS=${SETUPS:-"cluster one one-nginx one-redis"}   # one-redis: one node with the Redis backplane, directly
 DURATION=${DURATION:-10}
+NODE_WARMUP=${NODE_WARMUP:-1}
 USERS=${USERS:-100}
 PG_PORT=47432 REDIS_PORT=47379 NGINX_PORT=47080 NODE1_PORT=47081 NODE2_PORT=47082
 
@@ -51,7 +52,8 @@ snapshot() { # node1 node2 postgres redis nginx
   [ ${#NODE_PIDS[@]} -ge 1 ] && n1=$(ticks ${NODE_PIDS[0]})
   [ ${#NODE_PIDS[@]} -ge 2 ] && n2=$(ticks ${NODE_PIDS[1]})
   [ -n "$NGINX_PID" ] && ng=$(tree_ticks $NGINX_PID)
-  echo "$n1 $n2 $(pg_ticks) $(ticks $REDIS_PID) $ng"; }
+  echo "$n1 $n2 $(pg_ticks) $(ticks $REDIS_PID) $ng $(date +%s%N) $(gap_fills)"; }
+gap_fills() { cat $T/node*.log 2>/dev/null | grep -c 'Filled the message stream'; }
 HZ=$(getconf CLK_TCK)
 
 # --- PostgreSQL and Redis: one of each for the whole run ------------------------------------------------------------
@@ -68,7 +70,8 @@ start_node() { # port with-redis(yes|no) log
   (cd $(dirname $DLL) && exec dotnet $DLL --urls http://127.0.0.1:$1 --Chat:Database:Provider=Postgres \
     "--ConnectionStrings:Chat=Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Database=bench" "${extra[@]}" \
     --Chat:RateLimit:MessagesPerSecond=0 --Chat:MaxSocketsPerUser=10000 \
-    --Logging:LogLevel:Default=Warning --Logging:LogLevel:Microsoft.Hosting.Lifetime=Information >$3 2>&1) &
+    --Logging:LogLevel:Default=Warning --Logging:LogLevel:Microsoft.Hosting.Lifetime=Information \
+    --Logging:LogLevel:Chat.Server.Cluster.StreamSequencer=Debug >$3 2>&1) &
   NODE_PIDS+=($!)
   for i in $(seq 300); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$1/healthz)" = 200 ] && return 0; sleep 0.1
@@ -110,7 +113,7 @@ bench() { # setup url scenario-args...
   done < <(dotnet run -c Release --no-build --project Chat.Bench -- "$@" --url $url --users $USERS --duration $DURATION --json $json 2>&1)
   after=$(snapshot)
   [ -f $T/before ] && [ -f $json ] || { echo "bench failed"; return; }
-  read -r b1 b2 bp br bn < $T/before; read -r a1 a2 ap ar an <<< "$after"
+  read -r b1 b2 bp br bn bt bg < $T/before; read -r a1 a2 ap ar an at ag <<< "$after"
   local delivered rate p50 p99 lost dps
   delivered=$(jq '.results.step.Delivered // .results.step.delivered' $json)
   lost=$(jq '.results.step.Lost // .results.step.lost' $json)
@@ -120,8 +123,9 @@ bench() { # setup url scenario-args...
   rate=$(jq -r '.results.rate // ("W=" + (.results.window|tostring))' $json)
   us() { awk -v t=$1 -v n=$delivered -v hz=$HZ 'BEGIN { printf "%.0f", (n > 0 ? t * 1e6 / hz / n : 0) }'; }
   local n1=$(us $((a1 - b1))) n2=$(us $((a2 - b2))) pg=$(us $((ap - bp))) rd=$(us $((ar - br))) ng=$(us $((an - bn)))
-  local total=$(us $(( (a1 - b1) + (a2 - b2) + (ap - bp) + (ar - br) + (an - bn) )))
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $setup $rate $dps $p50 $p99 $lost $n1 $n2 $pg $rd $ng $total | tee -a $RESULTS
+  local sum=$(( (a1 - b1) + (a2 - b2) + (ap - bp) + (ar - br) + (an - bn) ))
+  local total=$(us $sum) cores=$(awk -v t=$sum -v ns=$((at - bt)) -v hz=$HZ 'BEGIN { printf "%.2f", t / hz / (ns / 1e9) }')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $setup $rate $dps $p50 $p99 $lost $n1 $n2 $pg $rd $ng $total $cores $((ag - bg)) | tee -a $RESULTS
 }
 
 fresh_db() {
@@ -140,6 +144,8 @@ run_setup() { # setup
     one-nginx) start_node $NODE1_PORT no $T/node1.log
                start_nginx 127.0.0.1:$NODE1_PORT 127.0.0.1:$NODE1_PORT; url=http://127.0.0.1:$NGINX_PORT ;;
   esac
+  # Fresh node processes: one throw-away run first (JIT, pools, the users' caches), listed as "<setup>-warmup".
+  [ "$NODE_WARMUP" = 1 ] && bench $1-warmup $url fanout --rate 1000
   for r in $RATES; do bench $1 $url fanout --rate $r; done
   bench $1 $url max --window 16
   stop_nginx; stop_nodes
@@ -154,6 +160,7 @@ run_setup() { # setup
 echo "rates: $RATES; $USERS users, $DURATION s per run; setups: $SETUPS; rounds: $ROUNDS; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq $ROUNDS); do for s in $SETUPS; do run_setup $s; done; done
 echo
-echo "setup      rate  deliv/s  p50ms  p99ms  lost | server-side CPU µs per delivered message: node1 node2 postgres redis nginx total"
-column -t $RESULTS
+echo "server-side CPU in µs per delivered message (node1 node2 postgres redis nginx total), in cores over the measured"
+echo "window (bench's measured phase + drain + socket close), and the nodes' gap fills from the database in that window:"
+(printf 'setup\trate\tdeliv/s\tp50ms\tp99ms\tlost\tnode1\tnode2\tpg\tredis\tnginx\ttotal\tcores\tgapfills\n'; cat $RESULTS) | column -t
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
