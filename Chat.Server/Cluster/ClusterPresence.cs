@@ -16,7 +16,9 @@ namespace Chat.Server.Cluster;
 /// A change is announced as "work this user out again" (<see cref="BusKind.PresenceChanged"/>), never as a state: every
 /// node, on hearing it, reads the user's state across the cluster as it is now and tells its own sockets of the user's
 /// partners. One loop per node does this one change at a time, so the last frame a partner gets follows the last change:
-/// a user flapping between nodes is never left shown offline while connected. Presence frames are ephemeral: while Redis
+/// a user flapping between nodes is never left shown offline while connected, and an "offline" result is sent only if it
+/// still holds <see cref="OfflineGrace"/> later, so a user moving between nodes is not shown offline at all. Presence
+/// frames are ephemeral: while Redis
 /// is unreachable none are sent (a state read then could be wrong), and when it is back this node rewrites its share and
 /// announces it (<see cref="Rejoin"/>).
 /// </remarks>
@@ -25,8 +27,16 @@ public sealed partial class ClusterPresence(
     IMessageStore store,
     RedisBackplane backplane,
     IOptions<ChatOptions> options,
+    TimeProvider clock,
     ILogger<ClusterPresence> logger) : BackgroundService, IPresence
 {
+    /// <summary>
+    /// How long an "offline" result waits to be confirmed before partners are told: 1 second. A user moving to another
+    /// node opens the new socket there while the old one closes here; the new node writes its share a moment later, and
+    /// a user with a socket open must not be shown offline meanwhile.
+    /// </summary>
+    public static readonly TimeSpan OfflineGrace = TimeSpan.FromSeconds(1);
+
     private const string OnlineScript =
         """
         local t = redis.call('TIME')
@@ -95,6 +105,7 @@ public sealed partial class ClusterPresence(
                     try
                     {
                         if (change.Rejoin) await RejoinAsync();
+                        else if (change.ConfirmOffline) await TellPartnersAsync(change.UserId, change.Username, confirmed: true);
                         else await ApplyAsync(change);
                     }
                     catch (Exception e) when (e is RedisException or TimeoutException)
@@ -123,11 +134,17 @@ public sealed partial class ClusterPresence(
         await TellPartnersAsync(change.UserId, change.Username);
     }
 
-    private async Task TellPartnersAsync(long userId, string username)
+    /// <param name="confirmed">False: an offline result is checked again after <see cref="OfflineGrace"/> before it is sent.</param>
+    private async Task TellPartnersAsync(long userId, string username, bool confirmed = false)
     {
         var partners = await store.PartnersAsync(userId, CancellationToken.None);
         if (!partners.Any(p => registry.IsOnline(p.Id))) return;
         var online = registry.IsOnline(userId) || (await OnlineAsync([userId]))[0];
+        if (!online && !confirmed)
+        {
+            _ = ConfirmOfflineLaterAsync(userId, username);
+            return;
+        }
         var frame = Frames.Presence(username, online);
         foreach (var partner in partners) registry.SendToUser(partner.Id, frame);
     }
@@ -150,6 +167,12 @@ public sealed partial class ClusterPresence(
         }
     }
 
+    private async Task ConfirmOfflineLaterAsync(long userId, string username)
+    {
+        await Task.Delay(OfflineGrace, clock);
+        _changes.Writer.TryWrite(new Change(userId, username, Local: false, ConfirmOffline: true));
+    }
+
     /// <summary>Whether each user has a socket on any live node (this one included), from this node's Redis view.</summary>
     private async Task<bool[]> OnlineAsync(IReadOnlyList<long> userIds)
     {
@@ -161,7 +184,7 @@ public sealed partial class ClusterPresence(
         return result.Select(r => (long)r == 1).ToArray();
     }
 
-    private readonly record struct Change(long UserId, string Username, bool Local, bool Rejoin = false);
+    private readonly record struct Change(long UserId, string Username, bool Local, bool Rejoin = false, bool ConfirmOffline = false);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Presence skipped: Redis unreachable ({Error})")]
     private static partial void LogRedisFailed(ILogger logger, string error);
