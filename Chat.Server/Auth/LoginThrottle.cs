@@ -65,9 +65,11 @@ public sealed class LoginThrottle : IDisposable
     {
         private readonly PartitionedRateLimiter<string> _local;
         private readonly PartitionedRateLimiter<string>? _shared;
+        private readonly Cluster.RedisBackplane? _backplane;
 
         public FailureCounter(string name, int budget, TimeSpan window, Cluster.RedisBackplane? backplane)
         {
+            _backplane = backplane;
             _local = PartitionedRateLimiter.Create<string, string>(key => RateLimitPartition.GetSlidingWindowLimiter(key, _ => new SlidingWindowRateLimiterOptions
             {
                 PermitLimit = budget,
@@ -88,10 +90,13 @@ public sealed class LoginThrottle : IDisposable
 
         public bool Spent(string key)
         {
-            if (_shared is not null)
+            if (_shared is not null && _backplane!.IsUsable)
             {
                 try { return _shared.GetStatistics(key)?.CurrentAvailablePermits <= 0; }
-                catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException) { /* this node's count decides */ }
+                catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or OperationCanceledException)
+                {
+                    _backplane.ReportFailure(e); // this node's count decides
+                }
             }
             return _local.GetStatistics(key)?.CurrentAvailablePermits <= 0;
         }
@@ -99,10 +104,13 @@ public sealed class LoginThrottle : IDisposable
         public async Task AddAsync(string key)
         {
             _local.AttemptAcquire(key).Dispose();
-            if (_shared is null) return;
+            if (_shared is null || !_backplane!.IsUsable) return;
             // AcquireAsync: the Redis limiter's synchronous AttemptAcquire does not reach Redis.
             try { (await _shared.AcquireAsync(key)).Dispose(); }
-            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException) { /* counted on this node only */ }
+            catch (Exception e) when (e is StackExchange.Redis.RedisException or TimeoutException or OperationCanceledException)
+            {
+                _backplane.ReportFailure(e); // counted on this node only
+            }
         }
 
         public void Dispose()

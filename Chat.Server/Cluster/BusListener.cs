@@ -9,7 +9,8 @@ namespace Chat.Server.Cluster;
 /// each message from another node goes to the one part of this node that acts on it — stream batches to the
 /// <see cref="StreamSequencer"/>, frames to the registry, revoked tokens to their sockets, changed users out of the cache,
 /// presence changes to <see cref="ClusterPresence"/>. It also tells the sequencer and presence when Redis goes and comes
-/// back (the library reconnects and resubscribes by itself).
+/// back (the library reconnects and resubscribes by itself), and asks the <see cref="SessionReconciler"/> to make up for
+/// the logouts and profile changes the bus lost meanwhile.
 /// </summary>
 public sealed partial class BusListener(
     RedisBackplane backplane,
@@ -18,6 +19,7 @@ public sealed partial class BusListener(
     ConnectionRegistry registry,
     CachingUserStore users,
     ClusterPresence presence,
+    SessionReconciler reconciler,
     ILogger<BusListener> logger) : IHostedLifecycleService
 {
     private readonly CancellationTokenSource _stopping = new();
@@ -38,6 +40,7 @@ public sealed partial class BusListener(
             {
                 LogRestored(logger);
                 sequencer.BackplaneRestored();
+                reconciler.Request();
             }
             else
             {
@@ -61,7 +64,7 @@ public sealed partial class BusListener(
                 sequencer.BackplaneRestored();
                 return;
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
                 LogLost(logger, e.GetType().Name);
                 try { await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token); } catch (OperationCanceledException) { return; }

@@ -41,7 +41,7 @@ public sealed partial class ClusterPresence(
         """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local nodes = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+        local nodes = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
         local result = {}
         for i = 3, #ARGV do
           local online = 0
@@ -53,6 +53,9 @@ public sealed partial class ClusterPresence(
         return result
         """;
 
+    // What this node last told its partners' sockets of each user shown online (the presence loop's alone): one online
+    // frame per coming online, not one per socket another node opens.
+    private readonly Dictionary<long, bool> _toldOnline = [];
     private readonly Channel<Change> _changes = Channel.CreateUnbounded<Change>(new UnboundedChannelOptions { SingleReader = true });
 
     /// <summary>A node is presumed dead after this long without a heartbeat: half of <see cref="ClusterOptions.NodeTimeout"/>.</summary>
@@ -87,7 +90,7 @@ public sealed partial class ClusterPresence(
                 var flags = await OnlineAsync(elsewhere.Select(p => p.Id).ToList());
                 for (var i = 0; i < elsewhere.Count; i++) if (flags[i]) remoteOnline.Add(elsewhere[i].Id);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException)
             {
                 LogRedisFailed(logger, e.GetType().Name);
             }
@@ -108,8 +111,10 @@ public sealed partial class ClusterPresence(
                         else if (change.ConfirmOffline) await TellPartnersAsync(change.UserId, change.Username, confirmed: true);
                         else await ApplyAsync(change);
                     }
-                    catch (Exception e) when (e is RedisException or TimeoutException)
+                    catch (Exception e) when (e is RedisException or TimeoutException
+                                                  || (e is OperationCanceledException && !stoppingToken.IsCancellationRequested))
                     {
+                        // Redis refused, failed or timed out (a hung Redis cancels the call): this change is skipped.
                         LogRedisFailed(logger, e.GetType().Name);
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
@@ -145,6 +150,8 @@ public sealed partial class ClusterPresence(
             _ = ConfirmOfflineLaterAsync(userId, username);
             return;
         }
+        if (online && !_toldOnline.TryAdd(userId, true)) return;
+        if (!online) _toldOnline.Remove(userId);
         var frame = Frames.Presence(username, online);
         foreach (var partner in partners) registry.SendToUser(partner.Id, frame);
     }
@@ -177,7 +184,7 @@ public sealed partial class ClusterPresence(
     private async Task<bool[]> OnlineAsync(IReadOnlyList<long> userIds)
     {
         var args = new RedisValue[userIds.Count + 2];
-        args[0] = (long)StaleAfter.TotalMilliseconds;
+        args[0] = 0; // unused: each node's score is its own deadline (NodeHeartbeat)
         args[1] = backplane.Prefix + "node:";
         for (var i = 0; i < userIds.Count; i++) args[i + 2] = userIds[i];
         var result = (RedisResult[])(await backplane.Database.ScriptEvaluateAsync(OnlineScript, [NodesKey], args))!;

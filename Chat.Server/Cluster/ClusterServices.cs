@@ -26,6 +26,8 @@ public static class ClusterServices
         services.AddSingleton<IPresence>(sp => sp.GetRequiredService<ClusterPresence>());
         services.AddHostedService(sp => sp.GetRequiredService<ClusterPresence>());
         services.AddHostedService<NodeHeartbeat>();
+        services.AddSingleton<SessionReconciler>();
+        services.AddHostedService(sp => sp.GetRequiredService<SessionReconciler>());
         services.AddSingleton<IDelivery, ClusterDelivery>();
         services.AddSingleton<LocalSessionSignals>();
         services.AddSingleton<ISessionSignals, ClusterSessionSignals>();

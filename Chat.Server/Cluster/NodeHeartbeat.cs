@@ -5,8 +5,9 @@ namespace Chat.Server.Cluster;
 
 /// <summary>
 /// Keeps this node counted (contract section 5, <c>Chat:Cluster:NodeTimeout</c>): every quarter of the node timeout it
-/// stamps its id in <c>{prefix}nodes</c> with Redis's clock, and removes every node whose stamp is older than half the
-/// timeout, with its presence share, announcing that node's users again (<see cref="ClusterPresence"/>). So a node killed
+/// stamps its id in <c>{prefix}nodes</c> with a deadline of half its timeout from now (Redis's clock; each node's own
+/// timeout, so nodes with different settings judge each other right), and removes every node whose deadline passed,
+/// with its presence share, announcing that node's users again (<see cref="ClusterPresence"/>). So a node killed
 /// without goodbye stops counting within three quarters of the timeout. A node that finds it was itself presumed dead
 /// (a pause, Redis lost) rewrites its share. At a graceful stop it removes itself.
 /// </summary>
@@ -21,9 +22,9 @@ public sealed partial class NodeHeartbeat(
         """
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        local added = redis.call('ZADD', KEYS[1], now, ARGV[1])
+        local added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
         redis.call('PEXPIRE', ARGV[3] .. ARGV[1], ARGV[4])
-        local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+        local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
         local gone = {}
         for _, n in ipairs(dead) do
           if n ~= ARGV[1] then
@@ -73,8 +74,9 @@ public sealed partial class NodeHeartbeat(
                 }
                 if (gone.Length > 0) LogReaped(logger, gone.Length / 2);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
+                // Redis refused, failed or timed out (a hung Redis cancels the call): never a reason to stop the node.
                 LogBeatFailed(logger, e.GetType().Name);
             }
         }
@@ -91,7 +93,7 @@ public sealed partial class NodeHeartbeat(
             for (var i = 0; i + 1 < users.Length; i += 2)
                 backplane.Publish(BusCodec.PresenceChanged(backplane.NodeId, (long)users[i], (string)users[i + 1]!));
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e)
         {
             LogBeatFailed(logger, e.GetType().Name);
         }

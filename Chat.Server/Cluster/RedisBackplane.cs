@@ -19,11 +19,20 @@ public sealed partial class RedisBackplane : IDisposable
 {
     private const string Accepted = "a StackExchange.Redis configuration string such as \"127.0.0.1:6379\"";
     private readonly ILogger<RedisBackplane> _logger;
+    private readonly TimeProvider _clock;
     private string? _prefix;
+    private long _suspendedUntil;
 
-    public RedisBackplane(IConfiguration configuration, ILogger<RedisBackplane> logger)
+    /// <summary>How long the counters skip Redis after a call to it failed or timed out: 5 seconds.</summary>
+    public static readonly TimeSpan FailureBackoff = TimeSpan.FromSeconds(5);
+
+    /// <summary>The command timeout this node uses unless the configuration string sets one: 1 second (the library's default is 5).</summary>
+    public const int DefaultTimeoutMilliseconds = 1000;
+
+    public RedisBackplane(IConfiguration configuration, TimeProvider clock, ILogger<RedisBackplane> logger)
     {
         _logger = logger;
+        _clock = clock;
         ConfigurationOptions options;
         try
         {
@@ -39,6 +48,11 @@ public sealed partial class RedisBackplane : IDisposable
         options.AbortOnConnectFail = false;
         options.BacklogPolicy = BacklogPolicy.FailFast;
         options.ClientName ??= $"chat-{NodeId:N}";
+        // A Redis that hangs (a partition, a stopped process) must not hold sends, logins or presence for the library's
+        // default 5 s per command: a command fails after a second, and the counters then skip Redis for a while.
+        var text = configuration.GetConnectionString("Redis")!;
+        if (!text.Contains("syncTimeout", StringComparison.OrdinalIgnoreCase)) options.SyncTimeout = DefaultTimeoutMilliseconds;
+        if (!text.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase)) options.AsyncTimeout = DefaultTimeoutMilliseconds;
         Connection = ConnectionMultiplexer.Connect(options);
     }
 
@@ -51,6 +65,20 @@ public sealed partial class RedisBackplane : IDisposable
 
     /// <summary>True while the connection to Redis is up.</summary>
     public bool IsConnected => Connection.IsConnected;
+
+    /// <summary>
+    /// True when a request-path caller (the send rate limit, the login throttle) should ask Redis: connected, and no call
+    /// failed in the last <see cref="FailureBackoff"/>. Otherwise the caller uses this node's own state, so a hung Redis
+    /// costs at most one timeout per backoff, never a send.
+    /// </summary>
+    public bool IsUsable => IsConnected && _clock.GetTimestamp() >= Volatile.Read(ref _suspendedUntil);
+
+    /// <summary>A call to Redis failed or timed out: request paths skip Redis for <see cref="FailureBackoff"/>.</summary>
+    public void ReportFailure(Exception e)
+    {
+        Volatile.Write(ref _suspendedUntil, _clock.GetTimestamp() + (long)(FailureBackoff.TotalSeconds * _clock.TimestampFrequency));
+        LogCallFailed(_logger, e.GetType().Name);
+    }
 
     /// <summary>The prefix of every key and channel: <c>chat:{cluster id}:</c>. Set once at start (<see cref="ClusterStartup"/>).</summary>
     public string Prefix => _prefix ?? throw new InvalidOperationException("The cluster id is read at start.");
@@ -74,6 +102,9 @@ public sealed partial class RedisBackplane : IDisposable
     }
 
     public void Dispose() => Connection.Dispose();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A call to Redis failed ({Error}); rate limits and the login throttle count on this node for a few seconds")]
+    private static partial void LogCallFailed(ILogger logger, string error);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "A bus message was dropped ({Error}); the stream is refilled from the database")]
     private static partial void LogPublishFailed(ILogger logger, string error);

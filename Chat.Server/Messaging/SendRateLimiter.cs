@@ -47,18 +47,21 @@ public sealed class SendRateLimiter : IDisposable
     public async ValueTask AcquireAsync(long userId)
     {
         if (_limiter is null) return;
-        if (_cluster is not null && _backplane!.IsConnected)
+        if (_cluster is not null && _backplane!.IsUsable)
         {
+            RateLimitLease shared;
             try
             {
-                using var shared = await _cluster.AcquireAsync(userId);
-                Check(shared);
-                return;
+                shared = await _cluster.AcquireAsync(userId);
             }
-            catch (Exception e) when (e is RedisException or TimeoutException)
+            catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException)
             {
-                // Redis went away: this node's own bucket decides until it is back.
+                // Redis is gone or hangs: this node's own bucket decides until it answers again.
+                _backplane.ReportFailure(e);
+                shared = _limiter.AttemptAcquire(userId);
             }
+            using (shared) Check(shared);
+            return;
         }
         using var lease = _limiter.AttemptAcquire(userId);
         Check(lease);

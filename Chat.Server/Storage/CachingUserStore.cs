@@ -18,6 +18,9 @@ public sealed class CachingUserStore(IUserStore inner, TimeProvider clock) : IUs
     /// <summary>Drops the user's cached row: the next read goes to the database (another node changed the profile).</summary>
     public void Forget(long id) => _byId.TryRemove(id, out _);
 
+    /// <summary>Drops every cached row (the bus may have lost profile changes while Redis was unreachable).</summary>
+    public void ForgetAll() => _byId.Clear();
+
     public async Task<UserRow?> FindByIdAsync(long id, CancellationToken ct)
     {
         if (_byId.TryGetValue(id, out var hit) && hit.Expires > clock.GetUtcNow()) return hit.User;

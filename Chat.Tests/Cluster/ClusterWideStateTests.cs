@@ -36,6 +36,23 @@ public sealed class ClusterWideStateTests : ClusterTestBase
     }
 
     [Test]
+    public async Task ALogoutMadeWhileRedisIsDownClosesTheTokensSocketOnTheOtherNodeOnceRedisIsBack()
+    {
+        await StartClusterAsync();
+        var alice = await Cluster.A.RegisterAsync("alice");
+        await using var onB = await Cluster.B.ConnectAsync(alice);
+
+        await Cluster.Redis!.StopAsync();
+        var (status, _) = await Cluster.A.PostAsync(alice, "/api/auth/logout", null);
+        Assert.That(status, Is.EqualTo(204));
+        await Cluster.Redis.StartAsync();
+
+        // The bus lost the revocation; node B finds it in the database when Redis is back.
+        Assert.That(await onB.WaitClosedAsync(TimeSpan.FromSeconds(15)), Is.EqualTo(WebSocketCloseStatus.PolicyViolation),
+            "the revoked token's socket on node B closes");
+    }
+
+    [Test]
     public async Task TheSendRateLimitCountsSendsThroughBothNodesTogether()
     {
         await StartClusterAsync(new ClusterOptions

@@ -102,6 +102,19 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     /// <summary>SIGKILL: the connections drop without a word, as when the Redis machine dies.</summary>
+    /// <summary>Freezes the process (SIGSTOP): connections stay open and nothing answers, as in a network partition.</summary>
+    public void Pause() => Signal("-STOP");
+
+    /// <summary>Lets a paused process go on (SIGCONT).</summary>
+    public void Resume() => Signal("-CONT");
+
+    private void Signal(string signal)
+    {
+        if (_process is null || _process.HasExited) return;
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { signal, _process.Id.ToString() }, UseShellExecute = false })!;
+        kill.WaitForExit();
+    }
+
     public void Kill()
     {
         if (_process is null) return;

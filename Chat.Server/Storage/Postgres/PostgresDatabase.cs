@@ -89,5 +89,13 @@ public sealed class PostgresDatabase : IChatDatabase, IDisposable
         return await connection.ExecuteScalarAsync<string>(new CommandDefinition("SELECT id FROM cluster_identity", cancellationToken: ct)) ?? "";
     }
 
+    /// <summary>Which of <paramref name="tokenIds"/> are revoked (logged out).</summary>
+    public async Task<IReadOnlyList<long>> RevokedTokensAsync(long[] tokenIds, CancellationToken ct)
+    {
+        await using var connection = await _dataSource.OpenConnectionAsync(ct);
+        return (await connection.QueryAsync<long>(new CommandDefinition(
+            "SELECT id FROM tokens WHERE id = ANY(@tokenIds) AND revoked_at IS NOT NULL", new { tokenIds }, cancellationToken: ct))).AsList();
+    }
+
     public void Dispose() => _dataSource.Dispose();
 }
