@@ -54,6 +54,7 @@ public sealed partial class BusListener(
     /// <summary>Subscribes to the bus, trying again every second while Redis cannot be reached (a node may start before it).</summary>
     private async Task SubscribeAsync()
     {
+        var attempt = 0;
         while (!_stopping.IsCancellationRequested)
         {
             try
@@ -66,7 +67,8 @@ public sealed partial class BusListener(
             }
             catch (Exception e) when (!_stopping.IsCancellationRequested)
             {
-                LogLost(logger, e.GetType().Name);
+                // Once, not every second: the connection events say when Redis comes back.
+                if (attempt++ == 0) LogLost(logger, e.GetType().Name);
                 try { await Task.Delay(TimeSpan.FromSeconds(1), _stopping.Token); } catch (OperationCanceledException) { return; }
             }
         }

@@ -42,7 +42,9 @@ public sealed partial class RedisBackplane : IDisposable
         {
             throw new InvalidSettingException("ConnectionStrings:Redis", Accepted, e);
         }
-        if (options.EndPoints.Count == 0) throw new InvalidSettingException("ConnectionStrings:Redis", Accepted);
+        if (options.EndPoints.Count == 0
+            || options.EndPoints.Any(e => e is System.Net.DnsEndPoint d && Uri.CheckHostName(d.Host) == UriHostNameType.Unknown))
+            throw new InvalidSettingException("ConnectionStrings:Redis", Accepted);
         // Start even while Redis is down (it is then reached in the background), and fail commands at once while it is
         // unreachable instead of queueing them: the stream is refilled from the database, nothing waits on Redis.
         options.AbortOnConnectFail = false;

@@ -63,6 +63,17 @@ public sealed class BadSettingsTests
     }
 
     [Test]
+    public async Task ARedisStringWithoutAUsableAddressExitsNonZeroWithOneLineNamingIt()
+    {
+        // On the PostgreSQL store, so the provider is not what fails; the Redis string is checked before any connection.
+        var (exitCode, stderr, output) = await RunToExitAsync(
+            "--Chat:Database:Provider=Postgres", "--ConnectionStrings:Chat=Host=127.0.0.1;Port=1", "--ConnectionStrings:Redis===,,");
+
+        Assert.That(exitCode, Is.Not.Zero, output);
+        AssertOneLineWithoutTrace(stderr, output, "ConnectionStrings:Redis");
+    }
+
+    [Test]
     public async Task APortInUseExitsNonZeroWithOneLineNamingTheAddress()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);
