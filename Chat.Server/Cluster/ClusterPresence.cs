@@ -1,7 +1,6 @@
 using System.Threading.Channels;
 using Chat.Server.Realtime;
 using Chat.Server.Storage;
-using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace Chat.Server.Cluster;
@@ -26,7 +25,6 @@ public sealed partial class ClusterPresence(
     ConnectionRegistry registry,
     IMessageStore store,
     RedisBackplane backplane,
-    IOptions<ChatOptions> options,
     TimeProvider clock,
     ILogger<ClusterPresence> logger) : BackgroundService, IPresence
 {
@@ -43,10 +41,10 @@ public sealed partial class ClusterPresence(
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local nodes = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
         local result = {}
-        for i = 3, #ARGV do
+        for i = 2, #ARGV do
           local online = 0
           for _, n in ipairs(nodes) do
-            if redis.call('HEXISTS', ARGV[2] .. n, ARGV[i]) == 1 then online = 1; break end
+            if redis.call('HEXISTS', ARGV[1] .. n, ARGV[i]) == 1 then online = 1; break end
           end
           result[#result + 1] = online
         end
@@ -58,11 +56,12 @@ public sealed partial class ClusterPresence(
     private readonly Dictionary<long, bool> _toldOnline = [];
     private readonly Channel<Change> _changes = Channel.CreateUnbounded<Change>(new UnboundedChannelOptions { SingleReader = true });
 
-    /// <summary>A node is presumed dead after this long without a heartbeat: half of <see cref="ClusterOptions.NodeTimeout"/>.</summary>
-    public TimeSpan StaleAfter => options.Value.Cluster.NodeTimeout / 2;
 
     /// <summary>This node's share: <c>{prefix}node:{node id}</c>.</summary>
-    public RedisKey ShareKey(Guid node) => backplane.Prefix + "node:" + node.ToString("N");
+    public RedisKey ShareKey(Guid node) => SharePrefix + node.ToString("N");
+
+    /// <summary>What every node's share key starts with (the scripts append the node id).</summary>
+    public string SharePrefix => backplane.Prefix + "node:";
 
     public RedisKey NodesKey => backplane.Prefix + "nodes";
 
@@ -183,10 +182,9 @@ public sealed partial class ClusterPresence(
     /// <summary>Whether each user has a socket on any live node (this one included), from this node's Redis view.</summary>
     private async Task<bool[]> OnlineAsync(IReadOnlyList<long> userIds)
     {
-        var args = new RedisValue[userIds.Count + 2];
-        args[0] = 0; // unused: each node's score is its own deadline (NodeHeartbeat)
-        args[1] = backplane.Prefix + "node:";
-        for (var i = 0; i < userIds.Count; i++) args[i + 2] = userIds[i];
+        var args = new RedisValue[userIds.Count + 1];
+        args[0] = SharePrefix;
+        for (var i = 0; i < userIds.Count; i++) args[i + 1] = userIds[i];
         var result = (RedisResult[])(await backplane.Database.ScriptEvaluateAsync(OnlineScript, [NodesKey], args))!;
         return result.Select(r => (long)r == 1).ToArray();
     }

@@ -45,6 +45,9 @@ public sealed partial class NodeHeartbeat(
         return users
         """;
 
+    /// <summary>How long after its last heartbeat this node is presumed dead (its deadline): half of <see cref="ClusterOptions.NodeTimeout"/>.</summary>
+    public TimeSpan StaleAfter => options.Value.Cluster.NodeTimeout / 2;
+
     /// <summary>How often this node heartbeats: a quarter of <see cref="ClusterOptions.NodeTimeout"/>.</summary>
     public TimeSpan Interval => options.Value.Cluster.NodeTimeout / 4;
 
@@ -57,7 +60,7 @@ public sealed partial class NodeHeartbeat(
             try
             {
                 var result = (RedisResult[])(await backplane.Database.ScriptEvaluateAsync(BeatScript, [presence.NodesKey],
-                    [backplane.NodeId.ToString("N"), (long)presence.StaleAfter.TotalMilliseconds, backplane.Prefix + "node:", (long)(options.Value.Cluster.NodeTimeout.TotalMilliseconds * 2)]))!;
+                    [backplane.NodeId.ToString("N"), (long)StaleAfter.TotalMilliseconds, presence.SharePrefix, (long)(options.Value.Cluster.NodeTimeout.TotalMilliseconds * 2)]))!;
                 if ((long)result[0] == 1 && !first)
                 {
                     LogRejoined(logger);

@@ -87,8 +87,8 @@ public sealed partial class StreamSequencer(
                 if (_gapSince >= 0 && !_backplaneDown) wait = Min(wait, GapTimeout - clock.GetElapsedTime(_gapSince));
                 if (wait > TimeSpan.Zero && !_inbox.Reader.TryPeek(out _))
                 {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                    timeout.CancelAfter(wait);
+                    using var timer = new CancellationTokenSource(wait, clock);
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timer.Token);
                     try { await _inbox.Reader.WaitToReadAsync(timeout.Token); }
                     catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested) { }
                 }
