@@ -68,6 +68,7 @@ public static partial class ChatHost
         StartupFailure.Register(services);
         services.AddSecretFreeLogging();
         services.AddTrustedProxies(configuration);
+        services.AddChatCrossOrigin(configuration);
 
         services.AddChatKestrel(configuration);
         services.ConfigureHttpJsonOptions(o =>
@@ -96,6 +97,7 @@ public static partial class ChatHost
         app.UseTrustedProxies(options);
         app.UseRequestLog();
         app.UseChatErrors();
+        app.UseCors();
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions
         {
