@@ -1,3 +1,7 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Chat.Tests.Http;
 using Chat.Tests.Infrastructure;
 using Chat.Tests.Resilience;
 
@@ -7,6 +11,8 @@ namespace Chat.Tests.Operations;
 /// <c>dotnet Chat.Server.dll backup PATH</c> against a live SQLite database while sends stream in: the copy opens, passes
 /// <c>integrity_check</c> and holds every message acknowledged before the backup began; nothing is overwritten; the
 /// server it copied from loses nothing and keeps serving; a copy restores by starting a server on it.
+/// <c>restore BACKUP</c> puts a backup in place without giving any id a client saw to another message and without
+/// undoing a logout.
 /// </summary>
 [TestFixture]
 public sealed class BackupTests
@@ -112,5 +118,89 @@ public sealed class BackupTests
         Assert.That(output.Trim().Split('\n'), Has.Length.EqualTo(1), "one line, no stack trace: " + output);
         Assert.That(output, Does.Contain(expected));
         Assert.That(Directory.GetFiles(_backupDirectory), Is.Empty, "nothing written");
+    }
+
+    /// <summary>Sends <paramref name="count"/> messages over HTTP and returns their ids.</summary>
+    private static async Task<List<long>> SendAsync(ServerProcess server, string token, string receiver, int count)
+    {
+        using var client = server.CreateClient(token);
+        var ids = new List<long>();
+        for (var i = 0; i < count; i++)
+            ids.Add((await (await client.SendMessageAsync(new JsonObject { ["receiver"] = receiver, ["message"] = $"m{i}" })).JsonAsync(201)).Long("message_id"));
+        return ids;
+    }
+
+    private static async Task StopAsync(ServerProcess server)
+    {
+        await server.TerminateAsync();
+        Assert.That(await server.WaitForExitAsync(TimeSpan.FromSeconds(30)), Is.True, "the server did not stop");
+    }
+
+    [Test]
+    public async Task ARestoreNeverGivesAnIdAClientSawToAnotherMessageAndSignsEveryoneOut()
+    {
+        var backup = Path.Combine(_backupDirectory, "before.db");
+        string aliceToken;
+        long newestSeen;
+        await using (var server = await ServerProcess.StartAsync(_databasePath))
+        {
+            aliceToken = await server.RegisterAsync("restore_alice");
+            var bobToken = await server.RegisterAsync("restore_bob");
+            var kept = await SendAsync(server, aliceToken, "restore_bob", 5);
+            Assert.That((await ServerProcess.RunCommandAsync("backup", backup, $"--ConnectionStrings:Chat=Data Source={_databasePath}")).Exit, Is.Zero);
+            // After the backup: messages the clients saw, and a logout the backup does not know about.
+            newestSeen = (await SendAsync(server, aliceToken, "restore_bob", 5)).Max();
+            using (var bob = server.CreateClient(bobToken))
+                Assert.That((await bob.PostAsync("/api/auth/logout", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+            Assert.That(kept.Max(), Is.LessThan(newestSeen));
+            await StopAsync(server);
+        }
+
+        var (exit, output) = await ServerProcess.RunCommandAsync("restore", backup, $"--ConnectionStrings:Chat=Data Source={_databasePath}");
+        TestContext.Out.WriteLine(output);
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain($"new message ids start after {newestSeen}"));
+        var movedAside = Directory.GetFiles(Path.GetDirectoryName(_databasePath)!, Path.GetFileName(_databasePath) + ".before-restore-*");
+        Assert.That(movedAside, Is.Not.Empty, "the replaced database is kept");
+
+        await using (var restored = await ServerProcess.StartAsync(_databasePath))
+        {
+            using (var stale = restored.CreateClient(aliceToken))
+                Assert.That((await stale.GetAsync("/api/users/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized), "sessions are signed out");
+            var alice = await restored.LoginAsync("restore_alice");
+            var bob = await restored.LoginAsync("restore_bob");
+            using var client = restored.CreateClient(bob);
+            var conversation = (await client.GetFromJsonAsync<JsonObject>("/api/conversations"))!["conversations"]!.AsArray().Single()!.AsObject();
+            var history = (await client.GetFromJsonAsync<JsonObject>($"/api/conversations/{conversation.Long("conversation_id")}/messages"))!["messages"]!.AsArray();
+            Assert.That(history, Has.Count.EqualTo(5), "the backup's messages, not those sent after it");
+
+            var next = (await SendAsync(restored, alice, "restore_bob", 1)).Single();
+            Assert.That(next, Is.GreaterThan(newestSeen), "a new message must not take an id a client already saw");
+        }
+        foreach (var file in movedAside) File.Delete(file);
+    }
+
+    [Test]
+    public async Task WhenTheDatabaseWasLostIdsContinueFarPastTheBackup()
+    {
+        var backup = Path.Combine(_backupDirectory, "before.db");
+        long newestInBackup;
+        await using (var server = await ServerProcess.StartAsync(_databasePath))
+        {
+            var token = await server.RegisterAsync("lost_alice");
+            await server.RegisterAsync("lost_bob");
+            newestInBackup = (await SendAsync(server, token, "lost_bob", 3)).Max();
+            Assert.That((await ServerProcess.RunCommandAsync("backup", backup, $"--ConnectionStrings:Chat=Data Source={_databasePath}")).Exit, Is.Zero);
+            await StopAsync(server);
+        }
+        ChatApp.DeleteDatabase(_databasePath);
+
+        var (exit, output) = await ServerProcess.RunCommandAsync("restore", backup, "--skip-ids", "1000", $"--ConnectionStrings:Chat=Data Source={_databasePath}");
+        Assert.That(exit, Is.Zero, output);
+        Assert.That(output, Does.Contain("could not be read"));
+
+        await using var restored = await ServerProcess.StartAsync(_databasePath);
+        var alice = await restored.LoginAsync("lost_alice");
+        Assert.That((await SendAsync(restored, alice, "lost_bob", 1)).Single(), Is.EqualTo(newestInBackup + 1000 + 1));
     }
 }

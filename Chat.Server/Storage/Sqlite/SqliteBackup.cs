@@ -23,21 +23,21 @@ public static class SqliteBackup
     /// <summary>Runs the command; returns the process exit code (0 backed up; 1 with one line on stderr otherwise).</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
     {
-        var (path, settings) = Parse(args.Skip(1).ToArray());
+        var (path, settings) = SqliteCommandLine.Parse(args.Skip(1).ToArray());
         if (path is null)
         {
             await error.WriteLineAsync($"Usage: dotnet Chat.Server.dll {Command} PATH [--ConnectionStrings:Chat=\"Data Source=chat.db\"]");
             return 1;
         }
-        var configuration = Configuration(settings);
-        if (!string.Equals(configuration["Chat:Database:Provider"] ?? "Sqlite", "Sqlite", StringComparison.OrdinalIgnoreCase))
+        var configuration = SqliteCommandLine.Configuration(settings);
+        if (!SqliteCommandLine.IsSqlite(configuration))
         {
             await error.WriteLineAsync($"{Command}: Chat:Database:Provider is not Sqlite; back up PostgreSQL with pg_dump (docs/operations.md).");
             return 1;
         }
         try
         {
-            var result = await BackUpAsync(configuration.GetConnectionString("Chat") ?? "Data Source=chat.db", path);
+            var result = await BackUpAsync(SqliteCommandLine.ConnectionString(configuration), path);
             await output.WriteLineAsync($"Backed up {result.Source} to {Path.GetFullPath(path)}: integrity ok, {result.Messages} messages, newest message id {result.NewestMessageId}.");
             return 0;
         }
@@ -86,8 +86,7 @@ public static class SqliteBackup
             await using (var check = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = temporary, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString()))
             {
                 await check.OpenAsync();
-                var integrity = (await check.QueryAsync<string>("PRAGMA integrity_check")).ToList();
-                if (integrity is not ["ok"]) throw new InvalidOperationException($"the copy failed its integrity check: {string.Join("; ", integrity.Take(5))}");
+                await CheckIntegrityAsync(check, "the copy");
                 var (count, newest) = await check.QuerySingleAsync<(long, long)>("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM messages");
                 result = new Result(Path.GetFullPath(source.DataSource), count, newest);
             }
@@ -101,34 +100,10 @@ public static class SqliteBackup
         }
     }
 
-    /// <summary>The first argument that is neither a <c>--key</c> nor its value is PATH; the rest are settings.</summary>
-    private static (string? Path, string[] Settings) Parse(string[] args)
+    /// <summary>Runs <c>PRAGMA integrity_check</c>; throws <see cref="InvalidOperationException"/> naming <paramref name="what"/> unless it says ok.</summary>
+    internal static async Task CheckIntegrityAsync(SqliteConnection connection, string what)
     {
-        string? path = null;
-        var settings = new List<string>();
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i].StartsWith('-'))
-            {
-                settings.Add(args[i]);
-                if (!args[i].Contains('=') && i + 1 < args.Length) settings.Add(args[++i]);
-            }
-            else if (path is null) path = args[i];
-            else return (null, []);
-        }
-        return (path, [.. settings]);
-    }
-
-    /// <summary>The server's own configuration sources, in the same order of priority.</summary>
-    private static IConfiguration Configuration(string[] settings)
-    {
-        var environment = Environment.GetEnvironmentVariable("DOTNET_ENVIRONMENT") ?? Environment.GetEnvironmentVariable("ASPNETCORE_ENVIRONMENT") ?? "Production";
-        return new ConfigurationBuilder()
-            .SetBasePath(AppContext.BaseDirectory)
-            .AddJsonFile("appsettings.json", optional: true)
-            .AddJsonFile($"appsettings.{environment}.json", optional: true)
-            .AddEnvironmentVariables()
-            .AddCommandLine(settings)
-            .Build();
+        var integrity = (await connection.QueryAsync<string>("PRAGMA integrity_check")).ToList();
+        if (integrity is not ["ok"]) throw new InvalidOperationException($"{what} failed its integrity check: {string.Join("; ", integrity.Take(5))}");
     }
 }
