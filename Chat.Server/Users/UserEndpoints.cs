@@ -86,6 +86,8 @@ internal static class UserEndpoints
         .WithName("uploadAvatar")
         .WithSummary("Upload the caller's avatar")
         .WithDescription("The raw image bytes as the body, at most `Chat:MaxAvatarBytes` (default 1 MiB, else 413 `too_large`). The bytes must really be the declared type (checked by signature, else 415 `unsupported_media_type`). `profile_picture` becomes `/api/users/{username}/avatar?v=N`, N changing with each upload.")
+        // Accepts also drives routing's content-type check; the document's body comes from WithImageRequestBody.
+        .Accepts<byte[]>("image/png", "image/jpeg", "image/gif", "image/webp")
         .WithImageRequestBody("The image, with its Content-Type.")
         .Produces<UserDto>()
         .ProducesProblem(401)
