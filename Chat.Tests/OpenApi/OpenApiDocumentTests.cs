@@ -87,7 +87,7 @@ public sealed partial class OpenApiDocumentTests
         }
         Assert.That(publicOperations, Is.EquivalentTo(new[]
         {
-            "post /api/auth/register", "post /api/auth/login", "get /api/users/{username}/avatar", "get /healthz",
+            "post /api/auth/register", "post /api/auth/login", "get /api/users/{username}/avatar", "get /healthz", "get /healthz/live", "get /healthz/ready",
         }));
         var ws = Operation("/ws", "get")["security"]!.AsArray().Select(r => r!.AsObject().Single().Key);
         Assert.That(ws, Is.EquivalentTo(new[] { "Bearer", "QueryToken" }));
