@@ -23,18 +23,9 @@ public static class SqliteBackup
     /// <summary>Runs the command; returns the process exit code (0 backed up; 1 with one line on stderr otherwise).</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
     {
-        var (path, settings) = SqliteCommandLine.Parse(args.Skip(1).ToArray());
-        if (path is null)
-        {
-            await error.WriteLineAsync($"Usage: dotnet Chat.Server.dll {Command} PATH [--ConnectionStrings:Chat=\"Data Source=chat.db\"]");
+        if (await SqliteCommandLine.ReadAsync(args, Command, "PATH [--ConnectionStrings:Chat=\"Data Source=chat.db\"]", "pg_dump", error) is not { } read)
             return 1;
-        }
-        var configuration = SqliteCommandLine.Configuration(settings);
-        if (!SqliteCommandLine.IsSqlite(configuration))
-        {
-            await error.WriteLineAsync($"{Command}: Chat:Database:Provider is not Sqlite; back up PostgreSQL with pg_dump (docs/operations.md).");
-            return 1;
-        }
+        var (path, configuration) = read;
         try
         {
             var result = await BackUpAsync(SqliteCommandLine.ConnectionString(configuration), path);

@@ -3,6 +3,27 @@ namespace Chat.Server.Storage;
 /// <summary>What the SQLite maintenance commands (<see cref="SqliteBackup"/>, <see cref="SqliteRestore"/>) share: one PATH argument and the server's own configuration.</summary>
 internal static class SqliteCommandLine
 {
+    /// <summary>
+    /// Reads a command's PATH argument and the server's configuration; on a missing PATH writes <paramref name="usage"/>,
+    /// on a PostgreSQL store the one line <paramref name="postgresTool"/> names, to <paramref name="error"/>, and returns null.
+    /// </summary>
+    public static async Task<(string Path, IConfiguration Configuration)?> ReadAsync(string[] args, string command, string usage, string postgresTool, TextWriter error)
+    {
+        var (path, settings) = Parse(args.Skip(1).ToArray());
+        if (path is null)
+        {
+            await error.WriteLineAsync($"Usage: dotnet Chat.Server.dll {command} {usage}");
+            return null;
+        }
+        var configuration = Configuration(settings);
+        if (!IsSqlite(configuration))
+        {
+            await error.WriteLineAsync($"{command}: Chat:Database:Provider is not Sqlite; use {postgresTool} for PostgreSQL (docs/operations.md).");
+            return null;
+        }
+        return (path, configuration);
+    }
+
     /// <summary>The first argument that is neither a <c>--key</c> nor its value is PATH; the rest are settings. A second PATH is an error (null).</summary>
     public static (string? Path, string[] Settings) Parse(string[] args)
     {

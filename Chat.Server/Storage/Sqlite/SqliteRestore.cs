@@ -32,18 +32,10 @@ public static class SqliteRestore
     /// <summary>Runs the command; returns the process exit code (0 restored; 1 with one line on stderr otherwise).</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, TimeProvider clock)
     {
-        var (backup, settings) = SqliteCommandLine.Parse(args.Skip(1).ToArray());
-        if (backup is null)
-        {
-            await error.WriteLineAsync($"Usage: dotnet Chat.Server.dll {Command} BACKUP [--skip-ids N] [--ConnectionStrings:Chat=\"Data Source=chat.db\"] (stop the server first)");
+        if (await SqliteCommandLine.ReadAsync(args, Command, "BACKUP [--skip-ids N] [--ConnectionStrings:Chat=\"Data Source=chat.db\"] (stop the server first)", "pg_restore", error)
+            is not { } read)
             return 1;
-        }
-        var configuration = SqliteCommandLine.Configuration(settings);
-        if (!SqliteCommandLine.IsSqlite(configuration))
-        {
-            await error.WriteLineAsync($"{Command}: Chat:Database:Provider is not Sqlite; restore PostgreSQL with pg_restore (docs/operations.md).");
-            return 1;
-        }
+        var (backup, configuration) = read;
         if (!long.TryParse(configuration["skip-ids"] ?? DefaultSkipIds.ToString(), out var skip) || skip < 0)
         {
             await error.WriteLineAsync($"{Command}: --skip-ids must be a whole number, 0 or more.");
