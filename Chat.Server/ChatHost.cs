@@ -3,6 +3,7 @@ using Chat.Server.Auth;
 using Chat.Server.Cluster;
 using Chat.Server.Infrastructure;
 using Chat.Server.Messaging;
+using Chat.Server.Observability;
 using Chat.Server.Realtime;
 using Chat.Server.Storage;
 using Chat.Server.Users;
@@ -84,6 +85,7 @@ public static partial class ChatHost
         services.AddChatCluster(configuration);
         services.AddChatRealtime();
         services.AddChatHealth();
+        services.AddChatObservability(configuration);
         return services;
     }
 
@@ -96,6 +98,7 @@ public static partial class ChatHost
         app.UseTrustedProxies(options);
         app.UseRequestLog();
         app.UseChatErrors();
+        app.UseChatMetrics();
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions
         {
