@@ -76,7 +76,7 @@ public sealed class ChatMetrics
         _syncReplayed = meter.CreateCounter<long>("chat.sync.replayed_messages", "{message}",
             "Messages replayed by sync.");
         _backplanePublished = meter.CreateCounter<long>("chat.backplane.published", "{batch}",
-            "Cluster: committed batches this node published on the Redis bus.");
+            "Cluster: committed batches this node handed to the Redis bus (fire and forget: a lost one is filled by the other nodes from the database).");
         _backplaneReceived = meter.CreateCounter<long>("chat.backplane.received", "{batch}",
             "Cluster: batches of other nodes received from the Redis bus.");
         _backplaneGapFills = meter.CreateCounter<long>("chat.backplane.gap_fills", "{fill}",
