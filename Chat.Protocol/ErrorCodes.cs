@@ -17,6 +17,9 @@ public static class ErrorCodes
     public const string RateLimited = "rate_limited";
     public const string Internal = "internal";
 
+    /// <summary>403 on a <c>/ws</c> upgrade from a web page whose origin is not allowed (<c>Chat:AllowedOrigins</c>).</summary>
+    public const string OriginNotAllowed = "origin_not_allowed";
+
     // WebSocket-only
     public const string BadJson = "bad_json";
     public const string BadFrame = "bad_frame";

@@ -2,6 +2,7 @@ using Chat.Protocol;
 using Chat.Server.Auth;
 using Chat.Server.Cluster;
 using Chat.Server.Infrastructure;
+using Chat.Server.Infrastructure.OpenApi;
 using Chat.Server.Messaging;
 using Chat.Server.Observability;
 using Chat.Server.Realtime;
@@ -69,15 +70,20 @@ public static partial class ChatHost
         StartupFailure.Register(services);
         services.AddSecretFreeLogging();
         services.AddTrustedProxies(configuration);
+        services.AddChatCrossOrigin(configuration);
 
         services.AddChatKestrel(configuration);
         services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.TypeInfoResolverChain.Insert(0, ChatJson.Wire);
             o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+            // The web defaults read numbers from strings too (AllowReadingFromString). No body is read with these options
+            // (JsonBody uses the protocol's strict context), but the OpenAPI generator takes its schemas from them, and
+            // the lenient setting made every id `integer | string`. Ids are JSON integers on the wire, in both directions.
+            o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         });
         services.AddChatProblemDetails();
-        services.AddOpenApi();
+        services.AddChatOpenApi();
 
         services.AddChatAuth();
         services.AddChatStorage(configuration);
@@ -99,6 +105,7 @@ public static partial class ChatHost
         app.UseRequestLog();
         app.UseChatErrors();
         app.UseChatMetrics();
+        app.UseCors();
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions
         {

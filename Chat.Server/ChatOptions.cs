@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Chat.Server.Hosting;
 using Chat.Server.Infrastructure;
 using Microsoft.Extensions.Options;
 
@@ -93,6 +94,24 @@ public sealed class ChatOptions
     /// </summary>
     [Range(typeof(long), "0", "1152921504606846975")] // at most long.MaxValue / 8
     public long MaxOutboundBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>
+    /// How long a stopping server (SIGTERM) keeps serving after it starts answering <c>/healthz/ready</c> with 503, so a
+    /// load balancer polling readiness takes it out of rotation before its sockets are closed with 1001. The default is
+    /// 0 (close at once); set it to a little more than the balancer's check interval times its failure threshold. The
+    /// host's <c>HostOptions:ShutdownTimeout</c> (default 30 seconds) must leave room for it.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan DrainDelay { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// Origins (<c>scheme://host[:port]</c>, e.g. <c>https://app.example.com</c>) of web pages served elsewhere that may
+    /// call the HTTP API (CORS) and open <c>/ws</c> (the upgrade's <c>Origin</c> header). Set as
+    /// <c>Chat:AllowedOrigins:0</c>, <c>:1</c>, ... or as one comma-separated value. The default is none: only pages of
+    /// the server's own origin (and clients that send no <c>Origin</c>, which browsers always send) are let in.
+    /// </summary>
+    [OriginList]
+    public string[] AllowedOrigins { get; set; } = [];
 
     [ValidateObjectMembers]
     public RateLimitOptions RateLimit { get; set; } = new();

@@ -2,9 +2,14 @@ using Chat.Server;
 using Chat.Server.Storage;
 
 // `migrate-to-postgres` copies an SQLite database into an empty PostgreSQL one (Storage/Postgres/SqliteToPostgres.cs);
-// anything else runs the server.
+// `backup PATH` copies the live SQLite database into a new file (Storage/Sqlite/SqliteBackup.cs), `restore BACKUP` puts one
+// back (Storage/Sqlite/SqliteRestore.cs); anything else runs the server.
 if (args.Length > 0 && args[0] == SqliteToPostgres.Command)
     return await SqliteToPostgres.RunAsync(args, Console.Out, Console.Error);
+if (args.Length > 0 && args[0] == SqliteBackup.Command)
+    return await SqliteBackup.RunAsync(args, Console.Out, Console.Error);
+if (args.Length > 0 && args[0] == SqliteRestore.Command)
+    return await SqliteRestore.RunAsync(args, Console.Out, Console.Error, TimeProvider.System);
 return await ChatHost.RunAsync(args);
 
 /// <summary>Entry point; exposed so tests can reference the assembly.</summary>

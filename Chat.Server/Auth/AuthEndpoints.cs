@@ -1,6 +1,7 @@
 using Chat.Protocol;
 using Chat.Protocol.Http;
 using Chat.Server.Infrastructure;
+using Chat.Server.Infrastructure.OpenApi;
 using Chat.Server.Realtime;
 using Chat.Server.Storage;
 using Chat.Server.Users;
@@ -25,10 +26,15 @@ internal static class AuthEndpoints
             var token = await tokens.IssueAsync(user.Id, ct);
             return TypedResults.Json(new AuthResponse(token, user.ToDto()), ChatJson.Wire.AuthResponse, statusCode: 201);
         })
+        .WithName("register")
+        .WithSummary("Register a user and get a token")
+        .WithDescription("Creates the user (username unique ignoring case) and answers with a bearer token and the user object. Needs no token.")
         .Accepts<RegisterRequest>("application/json")
         .Produces<AuthResponse>(201)
         .ProducesProblem(400)
-        .ProducesProblem(409);
+        .ProducesProblem(409)
+        .ProducesProblem(413)
+        .ProducesProblem(415);
 
         group.MapPost("/login", async (HttpRequest request, IUserStore users, PasswordService passwords, TokenService tokens, LoginThrottle throttle, CancellationToken ct) =>
         {
@@ -48,10 +54,15 @@ internal static class AuthEndpoints
             attempt.Succeeded(found.Value.User.Username);
             return TypedResults.Json(new AuthResponse(token, found.Value.User.ToDto()), ChatJson.Wire.AuthResponse);
         })
+        .WithName("login")
+        .WithSummary("Log in and get a new token")
+        .WithDescription("Checks the password and answers with a new bearer token. Failed logins are throttled per (username, client address): 429 with Retry-After (see protocol.md, Login throttle). Needs no token.")
         .Accepts<LoginRequest>("application/json")
         .Produces<AuthResponse>()
         .ProducesProblem(400)
         .ProducesProblem(401)
+        .ProducesProblem(413)
+        .ProducesProblem(415)
         .ProducesProblem(429);
 
         group.MapPost("/logout", async (HttpContext http, TokenService tokens, ISessionSignals signals, CancellationToken ct) =>
@@ -63,6 +74,9 @@ internal static class AuthEndpoints
             return TypedResults.NoContent();
         })
         .RequireAuthorization()
+        .WithName("logout")
+        .WithSummary("Revoke the caller's token")
+        .WithDescription("The token stops working at once; WebSockets opened with it are closed with 1008.")
         .Produces(204)
         .ProducesProblem(401);
 

@@ -18,6 +18,7 @@ public static class ClusterServices
             throw new InvalidSettingException("Chat:Database:Provider", "Postgres when ConnectionStrings:Redis is set (the nodes of a cluster share one PostgreSQL database)");
 
         services.AddSingleton<RedisBackplane>();
+        services.AddHealthChecks().AddCheck<BackplaneHealthCheck>("backplane", tags: [Hosting.HealthEndpoint.ReadyTag]);
         // Before the sequencer and heartbeat start: it reads the cluster id and subscribes.
         services.AddHostedService<BusListener>();
         services.AddSingleton<StreamSequencer>();

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using Chat.Server.Storage;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -24,6 +25,13 @@ public static class RealtimeServices
         services.AddSingleton<OutboundBudget>();
         services.AddHostedService<ConnectionSweeper>();
         services.AddHostedService<SocketShutdown>();
+        // The host cancels a stop that outlasts its ShutdownTimeout (default 30 s): leave room for the drain delay and the
+        // sockets' closing handshakes, plus a margin for in-flight sends.
+        services.AddOptions<HostOptions>().PostConfigure<IOptions<ChatOptions>>((host, chat) =>
+        {
+            var needed = chat.Value.DrainDelay + chat.Value.CloseTimeout * 2 + TimeSpan.FromSeconds(5);
+            if (host.ShutdownTimeout < needed) host.ShutdownTimeout = needed;
+        });
         return services;
     }
 }

@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using Chat.Protocol;
 using Chat.Server.Auth;
+using Chat.Server.Hosting;
 using Chat.Server.Infrastructure;
 using Chat.Server.Storage;
 using Microsoft.AspNetCore.Authentication;
@@ -10,7 +11,7 @@ namespace Chat.Server.Realtime;
 
 /// <summary>
 /// <c>/ws</c> through the HTTP pipeline: every upgrade that <see cref="WebSocketFastPath"/> does not take
-/// (TestHost, unusual requests) and every refusal (400, 401) the client must be able to read.
+/// (TestHost, unusual requests) and every refusal (400, 401, 403) the client must be able to read.
 /// </summary>
 internal static class WebSocketEndpoint
 {
@@ -20,10 +21,13 @@ internal static class WebSocketEndpoint
         return app;
     }
 
-    private static async Task<IResult> HandleAsync(HttpContext http, ChatSession session, IUserStore users, IOptions<ChatOptions> options)
+    private static async Task<IResult> HandleAsync(HttpContext http, ChatSession session, IUserStore users, IOptions<ChatOptions> options, CrossOrigin origins)
     {
         if (!http.WebSockets.IsWebSocketRequest)
             return Problems.Create(400, ErrorCodes.BadRequest, "This endpoint only accepts WebSocket upgrade requests.");
+        // Before the token is looked at: a page of another origin learns nothing about it.
+        if (!origins.IsAllowed(http.Request.Headers.Origin.FirstOrDefault(), http.Request.Host.Value))
+            return Problems.Create(403, ErrorCodes.OriginNotAllowed, "Pages of this origin may not open sockets here (Chat:AllowedOrigins).");
 
         // Authenticate before the upgrade, so a bad token is a plain 401 the client can read.
         var auth = await http.AuthenticateAsync(TokenAuthenticationHandler.SchemeName);

@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
 using Chat.Server.Auth;
+using Chat.Server.Hosting;
 using Chat.Server.Storage;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.WebUtilities;
@@ -15,7 +16,7 @@ namespace Chat.Server.Realtime;
 /// straight off the connection, before the HTTP pipeline. Through the pipeline an upgraded socket keeps
 /// its whole request alive for its lifetime (HTTP/1 connection state, headers, HttpContext, middleware
 /// frames, auth results, activity): about 12 KiB of a 19 KiB idle socket, measured with dotnet-gcdump.
-/// Anything else (another path, a partial or unusual head, a bad token) is handed on untouched, so the
+/// Anything else (another path, a partial or unusual head, a bad token, an origin not allowed) is handed on untouched, so the
 /// pipeline answers it exactly as before, 400 and 401 problem details included.
 /// Until it upgrades, a connection is under Kestrel's timeouts as on any other path: one that sends nothing for
 /// <paramref name="keepAliveTimeout"/> (<c>Kestrel:Limits:KeepAliveTimeout</c>) is closed here, one that starts a head
@@ -28,6 +29,7 @@ public sealed partial class WebSocketFastPath(
     TokenService tokens,
     IUserStore users,
     ChatSession chatSession,
+    CrossOrigin origins,
     IOptions<ChatOptions> options,
     ILogger<WebSocketFastPath> logger,
     TimeProvider clock,
@@ -120,14 +122,14 @@ public sealed partial class WebSocketFastPath(
 
     private async Task<(UserRow User, TokenRow Token, string Key)?> AuthenticateAsync(Request request, CancellationToken ct)
     {
-        if (request.Token is not { } token) return null;
+        if (request.Token is not { } token || !origins.IsAllowed(request.Origin, request.Host)) return null;
         var row = await tokens.ResolveAsync(token, ct);
         if (row is null) return null;
         var user = await users.FindByIdAsync(row.UserId, ct);
         return user is null ? null : (user, row, request.Key);
     }
 
-    private readonly record struct Request(string Key, string? Token);
+    private readonly record struct Request(string Key, string? Token, string Host, string? Origin);
 
     /// <summary>The upgrade request, when the head is complete, strictly formed and asks for exactly what we serve.</summary>
     private static Request? TryParse(ReadOnlySequence<byte> buffer, out int headLength)
@@ -144,7 +146,7 @@ public sealed partial class WebSocketFastPath(
         var queryAt = target.IndexOf('?');
         if ((queryAt < 0 ? target : target[..queryAt]) != "/ws") return null;
 
-        string? host = null, upgrade = null, connectionHeader = null, version = null, key = null, authorization = null;
+        string? host = null, upgrade = null, connectionHeader = null, version = null, key = null, authorization = null, origin = null;
         for (var i = 1; i < lines.Length; i++)
         {
             var colon = lines[i].IndexOf(':');
@@ -160,6 +162,7 @@ public sealed partial class WebSocketFastPath(
                 case "sec-websocket-version": if (version is not null) return null; version = value; break;
                 case "sec-websocket-key": if (key is not null) return null; key = value; break;
                 case "authorization": if (authorization is not null) return null; authorization = value; break;
+                case "origin": if (origin is not null) return null; origin = value; break;
                 case "content-length" or "transfer-encoding": return null;
             }
         }
@@ -169,7 +172,7 @@ public sealed partial class WebSocketFastPath(
 
         var token = TokenAuthenticationHandler.ChooseToken(authorization,
             () => queryAt >= 0 && QueryHelpers.ParseQuery(target[queryAt..]).TryGetValue("token", out var values) ? values.ToString() : null);
-        return new Request(key, token);
+        return new Request(key, token, host, origin);
     }
 
     private static bool HasToken(string? header, string token) =>

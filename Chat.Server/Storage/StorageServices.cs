@@ -27,7 +27,7 @@ public static class StorageServices
             services.AddSingleton<IChatDatabase>(sp => sp.GetRequiredService<SqliteDatabase>());
             services.AddSingleton<GroupCommitWriter, SqliteMessageWriter>();
         }
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: [Hosting.HealthEndpoint.DatabaseTag, Hosting.HealthEndpoint.ReadyTag]);
         services.AddSingleton<UserStore>();
         services.AddSingleton(sp => new CachingUserStore(sp.GetRequiredService<UserStore>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IUserStore>(sp => sp.GetRequiredService<CachingUserStore>());

@@ -3,6 +3,7 @@ using Chat.Protocol;
 using Chat.Protocol.Http;
 using Chat.Server.Auth;
 using Chat.Server.Infrastructure;
+using Chat.Server.Infrastructure.OpenApi;
 using Chat.Server.Realtime;
 using Chat.Server.Storage;
 using Microsoft.Extensions.Options;
@@ -21,6 +22,8 @@ internal static class UserEndpoints
         group.MapGet("/me", async (HttpContext http, IUserStore users, CancellationToken ct) =>
             TypedResults.Json((await Me(http, users, ct)).ToDto(), ChatJson.Wire.UserDto))
             .RequireAuthorization()
+            .WithName("getMe")
+            .WithSummary("Get the caller's user object")
             .Produces<UserDto>()
             .ProducesProblem(401);
 
@@ -34,10 +37,15 @@ internal static class UserEndpoints
             return TypedResults.Json(user.ToDto(), ChatJson.Wire.UserDto);
         })
         .RequireAuthorization()
+        .WithName("updateMe")
+        .WithSummary("Change the caller's full name or email")
+        .WithDescription("A field left out or null is unchanged; an empty string clears it.")
         .Accepts<UpdateProfileRequest>("application/json")
         .Produces<UserDto>()
         .ProducesProblem(400)
-        .ProducesProblem(401);
+        .ProducesProblem(401)
+        .ProducesProblem(413)
+        .ProducesProblem(415);
 
         group.MapGet("/search", async (HttpContext http, IUserStore users, CancellationToken ct) =>
         {
@@ -50,6 +58,11 @@ internal static class UserEndpoints
             return TypedResults.Json(new SearchResponse(results.Select(u => u.ToDto()).ToList()), ChatJson.Wire.SearchResponse);
         })
         .RequireAuthorization()
+        .WithName("searchUsers")
+        .WithSummary("Search users by username, full name or email")
+        .WithDescription("Matches, ignoring case (Unicode NFKC case folding), users whose username starts with `q`, whose full name or any word of it starts with `q`, or whose email equals `q`. The caller is left out; ordered by username.")
+        .WithRequiredTextParameter("q", "The text to match. Required (missing is 400 `bad_request`); an empty `q` matches everyone, a page at a time.")
+        .WithLimitParameter(DefaultSearchLimit, MaxSearchLimit)
         .Produces<SearchResponse>()
         .ProducesProblem(400)
         .ProducesProblem(401);
@@ -70,7 +83,12 @@ internal static class UserEndpoints
             return TypedResults.Json(user.ToDto(), ChatJson.Wire.UserDto);
         })
         .RequireAuthorization()
+        .WithName("uploadAvatar")
+        .WithSummary("Upload the caller's avatar")
+        .WithDescription("The raw image bytes as the body, at most `Chat:MaxAvatarBytes` (default 1 MiB, else 413 `too_large`). The bytes must really be the declared type (checked by signature, else 415 `unsupported_media_type`). `profile_picture` becomes `/api/users/{username}/avatar?v=N`, N changing with each upload.")
+        // Accepts also drives routing's content-type check; the document's body comes from WithImageRequestBody.
         .Accepts<byte[]>("image/png", "image/jpeg", "image/gif", "image/webp")
+        .WithImageRequestBody("The image, with its Content-Type.")
         .Produces<UserDto>()
         .ProducesProblem(401)
         .ProducesProblem(413)
@@ -79,6 +97,8 @@ internal static class UserEndpoints
         group.MapDelete("/me/avatar", async (HttpContext http, IUserStore users, CancellationToken ct) =>
             TypedResults.Json((await users.DeleteAvatarAsync(http.User.UserId(), ct)).ToDto(), ChatJson.Wire.UserDto))
             .RequireAuthorization()
+            .WithName("deleteAvatar")
+            .WithSummary("Remove the caller's avatar")
             .Produces<UserDto>()
             .ProducesProblem(401);
 
@@ -92,7 +112,10 @@ internal static class UserEndpoints
             http.Response.Headers.ETag = $"\"{avatar.Version}\"";
             return TypedResults.Bytes(avatar.Data, avatar.ContentType);
         })
-        .Produces(200, contentType: "image/png")
+        .WithName("getAvatar")
+        .WithSummary("Download a user's avatar")
+        .WithDescription("Needs no token, so `<img src>` works. Served with the stored content type, `X-Content-Type-Options: nosniff` and an ETag.")
+        .WithImageResponse("The image bytes, with the stored content type.")
         .ProducesProblem(404);
 
         return app;

@@ -180,12 +180,7 @@ public abstract class BrowserTestBase
         await page.Locator("#messages .msg .text").AllTextContentsAsync();
 
     /// <summary>The repository root (the folder holding Chat.sln), found by walking up from the test binary.</summary>
-    protected static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Chat.sln"))) return dir.FullName;
-        throw new InvalidOperationException("Chat.sln not found above " + AppContext.BaseDirectory);
-    }
+    protected static string RepositoryRoot() => RepositoryPaths.Root();
 
     protected static string Json(object value) => JsonSerializer.Serialize(value);
 }

@@ -37,8 +37,8 @@ public sealed class NginxServer : IAsyncDisposable
         : !File.Exists(TemplatePath) ? $"{TemplatePath} is missing (the test project copies docs/nginx/chat-cluster.conf): cluster tests skipped."
         : null;
 
-    /// <summary>The documented config as the test project ships it.</summary>
-    public static string TemplatePath => Path.Combine(AppContext.BaseDirectory, "nginx", "chat-cluster.conf");
+    /// <summary>The documented cluster config as the test project ships it.</summary>
+    public static string TemplatePath => DocumentedConfig("chat-cluster.conf");
 
     public int Port { get; }
     public Uri BaseAddress { get; }
@@ -49,12 +49,20 @@ public sealed class NginxServer : IAsyncDisposable
     /// <summary>The access log so far: one line per request, with the node (<c>upstream=</c>) that served it.</summary>
     public string AccessLog => ReadOrEmpty(Path.Combine(_directory, "access.log"));
 
-    /// <summary>The documented config with its placeholders filled in, as this run uses it.</summary>
-    public static string Render(string template, string listen, IReadOnlyList<Uri> nodes, string directory)
+    /// <summary>A documented config shipped beside the test assembly (<c>docs/nginx/NAME</c>).</summary>
+    public static string DocumentedConfig(string name) => Path.Combine(AppContext.BaseDirectory, "nginx", name);
+
+    /// <summary>
+    /// The documented config with its placeholders filled in, as this run uses it: <c>${CHAT_LISTEN}</c>, one
+    /// <c>${CHAT_NODE_n}</c> per node, and any further ones in <paramref name="placeholders"/> (name without <c>${}</c>).
+    /// </summary>
+    public static string Render(string template, string listen, IReadOnlyList<Uri> nodes, string directory, IReadOnlyDictionary<string, string>? placeholders = null)
     {
         var text = template.Replace("${CHAT_LISTEN}", listen);
         for (var i = 0; i < nodes.Count; i++)
             text = text.Replace($"${{CHAT_NODE_{i + 1}}}", $"{nodes[i].Host}:{nodes[i].Port}");
+        foreach (var (name, value) in placeholders ?? new Dictionary<string, string>())
+            text = text.Replace($"${{{name}}}", value);
         if (text.Contains("${CHAT_")) throw new InvalidOperationException("The nginx template has a placeholder the test does not fill.");
         // One worker: nginx keeps round-robin state per worker, so with one the nodes strictly alternate and a test knows
         // that two requests made one after the other reach different nodes. Nothing else differs from the document.
@@ -75,15 +83,18 @@ public sealed class NginxServer : IAsyncDisposable
         return text[..(http + 1)] + local + text[(http + "\nhttp {".Length)..];
     }
 
-    /// <summary>Starts nginx on a free loopback port in front of <paramref name="nodes"/> and waits until it accepts connections.</summary>
-    public static async Task<NginxServer> StartAsync(IReadOnlyList<Uri> nodes)
+    /// <summary>
+    /// Starts nginx on a free loopback port (<c>${CHAT_LISTEN}</c>) in front of <paramref name="nodes"/> with a documented
+    /// config (<paramref name="template"/>, default <c>chat-cluster.conf</c>) and waits until it accepts connections.
+    /// </summary>
+    public static async Task<NginxServer> StartAsync(IReadOnlyList<Uri> nodes, string? template = null, IReadOnlyDictionary<string, string>? placeholders = null)
     {
         if (UnavailableReason is { } reason) throw new InvalidOperationException(reason);
         var directory = Path.Combine(Path.GetTempPath(), $"chat-tests-nginx-{Guid.NewGuid():N}");
         Directory.CreateDirectory(directory);
         var port = FreePort();
         var config = Path.Combine(directory, "nginx.conf");
-        await File.WriteAllTextAsync(config, Render(await File.ReadAllTextAsync(TemplatePath), $"127.0.0.1:{port}", nodes, directory));
+        await File.WriteAllTextAsync(config, Render(await File.ReadAllTextAsync(template ?? TemplatePath), $"127.0.0.1:{port}", nodes, directory, placeholders));
 
         var globals = $"daemon off; master_process on; pid {directory}/nginx.pid; error_log {directory}/error.log info;";
         // As root, nginx would hand its workers to 'nobody'; they need nothing but the temp directory, which stays root's.
@@ -157,7 +168,8 @@ public sealed class NginxServer : IAsyncDisposable
         catch (IOException) { return ""; }
     }
 
-    private static int FreePort()
+    /// <summary>A loopback port nothing listens on now.</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -45,9 +45,11 @@ public sealed class RawWebSocket : IAsyncDisposable
         return raw;
     }
 
-    public static string UpgradeHead(Uri server, string target, string? authorization, string key = SampleKey) =>
+    /// <summary>A complete upgrade head; <paramref name="origin"/> adds the <c>Origin</c> header browsers send.</summary>
+    public static string UpgradeHead(Uri server, string target, string? authorization, string key = SampleKey, string? origin = null) =>
         $"GET {target} HTTP/1.1\r\nHost: {server.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n" + (authorization is null ? "" : $"Authorization: {authorization}\r\n") + "\r\n";
+        $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n" + (authorization is null ? "" : $"Authorization: {authorization}\r\n") +
+        (origin is null ? "" : $"Origin: {origin}\r\n") + "\r\n";
 
     public static string ExpectedAccept(string key) =>
         Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));

@@ -53,6 +53,9 @@ public sealed class BadSettingsTests
         new object[] { "--ConnectionStrings:Chat=Data Source=:memory:", "ConnectionStrings:Chat" },
         new object[] { "--ConnectionStrings:Chat=Mode=Memory", "ConnectionStrings:Chat" },
         new object[] { "--Chat:ForwardedHeaders:KnownProxies:0=not-an-address", "Chat:ForwardedHeaders:KnownProxies" },
+        new object[] { "--Chat:AllowedOrigins=https://ok.example,app.example.com", "Chat:AllowedOrigins" },
+        new object[] { "--Chat:AllowedOrigins:0=https://app.example.com/path", "Chat:AllowedOrigins" },
+        new object[] { "--Chat:DrainDelay=-00:00:01", "Chat:DrainDelay" },
     ];
 
     [TestCaseSource(nameof(Refused))]

@@ -8,7 +8,7 @@ namespace Chat.Tests.Resilience;
 
 /// <summary>
 /// Another process holds the database's write lock: sends fail with <c>internal</c> and store nothing,
-/// <c>/healthz</c> reports 503, and once the lock is released the same server recovers by itself.
+/// <c>/healthz</c> and <c>/healthz/ready</c> report 503 (<c>/healthz/live</c> stays 200), and once the lock is released the same server recovers by itself.
 /// </summary>
 [TestFixture]
 public sealed class StorageFaultTests
@@ -29,10 +29,10 @@ public sealed class StorageFaultTests
         return (long)command.ExecuteScalar()!;
     }
 
-    private async Task<HttpStatusCode> HealthAsync()
+    private async Task<HttpStatusCode> HealthAsync(string path = "/healthz")
     {
         using var client = _app.CreateClient();
-        return (await client.GetAsync("/healthz")).StatusCode;
+        return (await client.GetAsync(path)).StatusCode;
     }
 
     [Test]
@@ -77,6 +77,8 @@ public sealed class StorageFaultTests
             Assert.That(error.Str("client_msg_id"), Is.EqualTo("fault-ws"));
 
             Assert.That(await HealthAsync(), Is.EqualTo(HttpStatusCode.ServiceUnavailable), "/healthz must report a database that cannot commit");
+            Assert.That(await HealthAsync("/healthz/ready"), Is.EqualTo(HttpStatusCode.ServiceUnavailable), "a node that cannot commit is not ready");
+            Assert.That(await HealthAsync("/healthz/live"), Is.EqualTo(HttpStatusCode.OK), "the process itself is fine: a restart would not help");
             using (var client = _app.CreateClient())
                 await Chat.Tests.Hardening.HostileInput.AssertProblemAsync(await client.GetAsync("/healthz"), 503, "internal", "/healthz while the database is locked");
             // Nobody was told about a message that does not exist.
@@ -98,6 +100,7 @@ public sealed class StorageFaultTests
 
         // Same server, no restart: healthy again and sending again.
         await Deadline.WaitUntilAsync(async () => await HealthAsync() == HttpStatusCode.OK, TimeSpan.FromSeconds(10), "/healthz to recover");
+        Assert.That(await HealthAsync("/healthz/ready"), Is.EqualTo(HttpStatusCode.OK), "ready again");
         var recovered = await sender.SendAsync("fault_receiver", "after the fault (http)", "fault-http");
         Assert.That(recovered.Str("message"), Is.EqualTo("after the fault (http)"), "the refused client_msg_id was not consumed");
         await receiverSocket.WaitForAsync("chat_message", match: f => f.Long("message_id") == recovered.Long("message_id"));

@@ -49,7 +49,7 @@ public sealed class MigrateToPostgresTests
         await sqlite.StopAsync();
 
         _postgres = await PostgresServer.CreateDatabaseAsync();
-        var (exit, output) = await RunCommandAsync("migrate-to-postgres", "--from", $"Data Source={sqlite.DatabasePath}", "--to", _postgres);
+        var (exit, output) = await Resilience.ServerProcess.RunCommandAsync("migrate-to-postgres", "--from", $"Data Source={sqlite.DatabasePath}", "--to", _postgres);
         Assert.That(exit, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain("Copied").And.Contain("4 messages"));
 
@@ -76,7 +76,7 @@ public sealed class MigrateToPostgresTests
         {
             await postgres.RegisterAsync("zed");
             await postgres.StopAsync();
-            var (exit, output) = await RunCommandAsync("migrate-to-postgres", "--from", $"Data Source={sqlite.DatabasePath}", "--to", _postgres);
+            var (exit, output) = await Resilience.ServerProcess.RunCommandAsync("migrate-to-postgres", "--from", $"Data Source={sqlite.DatabasePath}", "--to", _postgres);
             Assert.That(exit, Is.EqualTo(1));
             Assert.That(output, Does.Contain("not empty"));
             Assert.That(output.Trim().Split('\n'), Has.Length.EqualTo(1), "one line, no stack trace");
@@ -101,7 +101,7 @@ public sealed class MigrateToPostgresTests
         var before = await File.ReadAllBytesAsync(path);
         _postgres = await PostgresServer.CreateDatabaseAsync();
 
-        var (exit, output) = await RunCommandAsync("migrate-to-postgres", "--from", $"Data Source={path}", "--to", _postgres);
+        var (exit, output) = await Resilience.ServerProcess.RunCommandAsync("migrate-to-postgres", "--from", $"Data Source={path}", "--to", _postgres);
 
         Assert.That(exit, Is.EqualTo(1));
         Assert.That(output, Does.Contain("not a chat database"));
@@ -126,7 +126,7 @@ public sealed class MigrateToPostgresTests
         }
         _postgres = await PostgresServer.CreateDatabaseAsync();
 
-        var (exit, output) = await RunCommandAsync("migrate-to-postgres", "--from", $"Data Source={sqlite.DatabasePath}", "--to", _postgres);
+        var (exit, output) = await Resilience.ServerProcess.RunCommandAsync("migrate-to-postgres", "--from", $"Data Source={sqlite.DatabasePath}", "--to", _postgres);
 
         Assert.That(exit, Is.EqualTo(0), output);
         Assert.That(output, Does.Contain("1 text values with U+0000"));
@@ -155,15 +155,4 @@ public sealed class MigrateToPostgresTests
         return answers;
     }
 
-    private static async Task<(int Exit, string Output)> RunCommandAsync(params string[] args)
-    {
-        var info = new ProcessStartInfo(Resilience.ServerProcess.DotnetHost()) { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Chat.Server.dll"));
-        foreach (var arg in args) info.ArgumentList.Add(arg);
-        using var process = Process.Start(info)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        return (process.ExitCode, await output + await error);
-    }
 }
