@@ -41,6 +41,7 @@ public sealed class ChatMetrics
     private readonly Counter<long> _backplaneReceived;
     private readonly Counter<long> _backplaneGapFills;
 
+    /// <summary>Creates the meter and its instruments; the gauges read <paramref name="registry"/> and <paramref name="budget"/> when scraped.</summary>
     public ChatMetrics(IMeterFactory meterFactory, ConnectionRegistry registry, OutboundBudget budget)
     {
         var meter = meterFactory.Create(MeterName);

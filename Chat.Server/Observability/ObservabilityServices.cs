@@ -29,6 +29,10 @@ public static class ObservabilityServices
         "Npgsql",
     ];
 
+    /// <summary>
+    /// The instruments and the lifecycle log always; OpenTelemetry's meter provider and the Prometheus exporter unless
+    /// <c>Chat:Metrics:Enabled</c> is false (then nothing listens and every instrument costs next to nothing).
+    /// </summary>
     public static IServiceCollection AddChatObservability(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton<ChatMetrics>();
