@@ -4,6 +4,7 @@ using Chat.Server.Cluster;
 using Chat.Server.Infrastructure;
 using Chat.Server.Infrastructure.OpenApi;
 using Chat.Server.Messaging;
+using Chat.Server.Observability;
 using Chat.Server.Realtime;
 using Chat.Server.Storage;
 using Chat.Server.Users;
@@ -90,6 +91,7 @@ public static partial class ChatHost
         services.AddChatCluster(configuration);
         services.AddChatRealtime();
         services.AddChatHealth();
+        services.AddChatObservability(configuration);
         return services;
     }
 
@@ -102,6 +104,7 @@ public static partial class ChatHost
         app.UseTrustedProxies(options);
         app.UseRequestLog();
         app.UseChatErrors();
+        app.UseChatMetrics();
         app.UseCors();
         app.UseDefaultFiles();
         app.UseStaticFiles(new StaticFileOptions

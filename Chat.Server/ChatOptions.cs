@@ -130,6 +130,10 @@ public sealed class ChatOptions
     /// <summary>Cluster membership (<c>Chat:Cluster</c>); used only when <c>ConnectionStrings:Redis</c> is set (contract section 5).</summary>
     [ValidateObjectMembers]
     public ClusterOptions Cluster { get; set; } = new();
+
+    /// <summary>The Prometheus endpoint <c>/metrics</c> (<c>Chat:Metrics</c>): on by default, on every address.</summary>
+    [ValidateObjectMembers]
+    public Observability.MetricsOptions Metrics { get; set; } = new();
 }
 
 /// <summary>Several nodes behind a load balancer, sharing PostgreSQL and Redis (docs/scale-out.md).</summary>

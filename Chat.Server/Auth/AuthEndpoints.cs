@@ -47,10 +47,11 @@ internal static class AuthEndpoints
             var verified = passwords.Verify(found?.PasswordHash, body.Password);
             if (!verified || body.Password?.Contains('\0') == true)
             {
-                await attempt.FailedAsync();
+                await attempt.FailedAsync(found?.User.Username);
                 throw new ChatException(401, ErrorCodes.InvalidCredentials, "Wrong username or password.");
             }
             var token = await tokens.IssueAsync(found!.Value.User.Id, ct);
+            attempt.Succeeded(found.Value.User.Username);
             return TypedResults.Json(new AuthResponse(token, found.Value.User.ToDto()), ChatJson.Wire.AuthResponse);
         })
         .WithName("login")

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Chat.Protocol;
 using Chat.Server.Infrastructure;
+using Chat.Server.Observability;
 using Microsoft.Extensions.Options;
 
 namespace Chat.Server.Auth;
@@ -23,8 +24,11 @@ namespace Chat.Server.Auth;
 /// addresses, never refuse a correct password. The client address is the connection's (or, from a trusted proxy,
 /// <c>X-Forwarded-For</c>'s); an IPv6 address counts by its /64, which one client can hold whole. This class is
 /// the only one that knows the counting; in a cluster the failures are counted in Redis, across every node.
+/// It also reports every outcome (<c>chat.logins</c> and the <c>LoginSucceeded</c>, <c>LoginFailed</c> and
+/// <c>LoginThrottled</c> log events). A failed login names the account only when it exists (people type their password
+/// into the username field), and a throttled one never does; no password is ever logged.
 /// </summary>
-public sealed class LoginThrottle : IDisposable
+public sealed partial class LoginThrottle : IDisposable
 {
     /// <summary>Attempts of one pair that may wait behind the one being checked; more at once are refused (429).</summary>
     private const int WaitingPerPair = 8;
@@ -38,12 +42,17 @@ public sealed class LoginThrottle : IDisposable
     private readonly FailureCounter _usernameFailures;
     private readonly FailureCounter _addressFailures;
     private readonly PartitionedRateLimiter<string> _pairTurns;
+    private readonly ChatMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly LogSampler _throttledLog = new();
 
     /// <param name="backplane">In a cluster, the failures are counted in Redis too, so they count across every node
     /// (contract section 5; <c>RedisRateLimiting</c>'s sliding window). While Redis is unreachable this node's own counts
     /// decide. The pair's one-at-a-time turn stays per node.</param>
-    public LoginThrottle(IOptions<ChatOptions> options, TimeProvider clock, Cluster.RedisBackplane? backplane = null)
+    public LoginThrottle(IOptions<ChatOptions> options, TimeProvider clock, ChatMetrics metrics, ILogger<LoginThrottle> logger, Cluster.RedisBackplane? backplane = null)
     {
+        _metrics = metrics;
+        _logger = logger;
         _options = options.Value.LoginThrottle;
         _clock = clock;
         _pairFailures = new FailureCounter("pair", _options.FailuresPerUsernameAndAddress, _options.Window, backplane);
@@ -135,10 +144,14 @@ public sealed class LoginThrottle : IDisposable
         try
         {
             if (!turn.IsAcquired || _pairFailures.Spent(pair))
+            {
+                _metrics.Login(LoginOutcome.Throttled);
+                if (_throttledLog.TryEnter(out var skipped)) Log.LoginThrottled(_logger, client, skipped);
                 throw new ChatException(429, ErrorCodes.RateLimited, "Too many failed logins for this account from this address; try again later.")
                 {
                     RetryAfter = _options.Window,
                 };
+            }
             if (_options.SlowdownDelay > TimeSpan.Zero && (_usernameFailures.Spent(user) || _addressFailures.Spent(client)))
                 await Task.Delay(_options.SlowdownDelay, _clock, ct);
             return new Attempt(this, user, client, pair, turn);
@@ -191,14 +204,41 @@ public sealed class LoginThrottle : IDisposable
             _turn = turn;
         }
 
-        /// <summary>Counts this attempt as a failed login (wrong password or unknown user).</summary>
-        public async Task FailedAsync()
+        /// <summary>The password was right: reports the login of <paramref name="username"/> (as stored).</summary>
+        public void Succeeded(string username)
         {
+            _throttle._metrics.Login(LoginOutcome.Success);
+            Log.LoginSucceeded(_throttle._logger, username, _client);
+        }
+
+        /// <summary>
+        /// Counts this attempt as a failed login (wrong password or unknown user). <paramref name="existingUsername"/> is
+        /// the account's stored username when it exists, else null: what was typed is not logged then.
+        /// </summary>
+        public async Task FailedAsync(string? existingUsername)
+        {
+            _throttle._metrics.Login(LoginOutcome.Failure);
+            Log.LoginFailed(_throttle._logger, existingUsername ?? "(no such user)", _client);
             await _throttle._pairFailures.AddAsync(_pair);
             await _throttle._usernameFailures.AddAsync(_user);
             await _throttle._addressFailures.AddAsync(_client);
         }
 
         public void Dispose() => _turn.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = ChatEventIds.LoginSucceeded, EventName = "LoginSucceeded", Level = LogLevel.Information,
+            Message = "Login of {Username} from {ClientAddress}")]
+        public static partial void LoginSucceeded(ILogger logger, string username, string clientAddress);
+
+        [LoggerMessage(EventId = ChatEventIds.LoginFailed, EventName = "LoginFailed", Level = LogLevel.Warning,
+            Message = "Failed login for {Username} from {ClientAddress}")]
+        public static partial void LoginFailed(ILogger logger, string username, string clientAddress);
+
+        [LoggerMessage(EventId = ChatEventIds.LoginThrottled, EventName = "LoginThrottled", Level = LogLevel.Warning,
+            Message = "Refused a login from {ClientAddress} by the login throttle; {Skipped} more refused since the last such line")]
+        public static partial void LoginThrottled(ILogger logger, string clientAddress, long skipped);
     }
 }

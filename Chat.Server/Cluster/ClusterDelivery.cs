@@ -7,7 +7,7 @@ namespace Chat.Server.Cluster;
 /// here. Stream batches go through this node's <see cref="StreamSequencer"/> like everyone else's, so local and remote
 /// frames leave in one stream position order.
 /// </summary>
-public sealed class ClusterDelivery(ConnectionRegistry registry, StreamSequencer sequencer, RedisBackplane backplane) : IDelivery
+public sealed class ClusterDelivery(ConnectionRegistry registry, StreamSequencer sequencer, RedisBackplane backplane, Observability.ChatMetrics metrics) : IDelivery
 {
     public void SendToUser(long userId, OutboundFrame frame)
     {
@@ -18,6 +18,7 @@ public sealed class ClusterDelivery(ConnectionRegistry registry, StreamSequencer
     public void Publish(StreamBatch batch)
     {
         backplane.Publish(BusCodec.Batch(backplane.NodeId, batch));
+        metrics.BackplanePublished();
         sequencer.Local(batch);
     }
 }

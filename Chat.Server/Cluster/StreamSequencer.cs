@@ -29,6 +29,7 @@ public sealed partial class StreamSequencer(
     PostgresDatabase database,
     StreamPosition startPosition,
     TimeProvider clock,
+    Observability.ChatMetrics metrics,
     ILogger<StreamSequencer> logger) : BackgroundService
 {
     /// <summary>How long a gap may wait for its batch to arrive over the backplane before it is filled from the database: 500 ms.</summary>
@@ -55,7 +56,11 @@ public sealed partial class StreamSequencer(
     public void Local(StreamBatch batch) => _inbox.Writer.TryWrite(batch);
 
     /// <summary>A batch another node committed, from the bus.</summary>
-    public void Remote(StreamBatch batch) => _inbox.Writer.TryWrite(batch);
+    public void Remote(StreamBatch batch)
+    {
+        metrics.BackplaneReceived();
+        _inbox.Writer.TryWrite(batch);
+    }
 
     /// <summary>Redis became unreachable: gaps are filled at once, without waiting for the bus.</summary>
     public void BackplaneLost() => _backplaneDown = true;
@@ -151,6 +156,7 @@ public sealed partial class StreamSequencer(
             Volatile.Write(ref _released, fill.PositionAfter);
         }
         _gapSince = -1;
+        if (from < upTo) metrics.BackplaneGapFilled();
         LogFilled(logger, from, upTo);
     }
 

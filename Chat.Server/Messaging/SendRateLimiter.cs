@@ -2,6 +2,7 @@ using System.Threading.RateLimiting;
 using Chat.Protocol;
 using Chat.Server.Cluster;
 using Chat.Server.Infrastructure;
+using Chat.Server.Observability;
 using Microsoft.Extensions.Options;
 using RedisRateLimiting;
 using StackExchange.Redis;
@@ -14,14 +15,19 @@ namespace Chat.Server.Messaging;
 /// (<c>RedisRateLimiting</c>'s token bucket, one key per user under the cluster's prefix), so a user's sends count across
 /// every node (contract section 5); while Redis is unreachable each node falls back to its own bucket, so sends go on.
 /// </summary>
-public sealed class SendRateLimiter : IDisposable
+public sealed partial class SendRateLimiter : IDisposable
 {
     private readonly PartitionedRateLimiter<long>? _limiter;
     private readonly PartitionedRateLimiter<long>? _cluster;
     private readonly RedisBackplane? _backplane;
+    private readonly ChatMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly LogSampler _logSampler = new();
 
-    public SendRateLimiter(IOptions<ChatOptions> options, RedisBackplane? backplane = null)
+    public SendRateLimiter(IOptions<ChatOptions> options, ChatMetrics metrics, ILogger<SendRateLimiter> logger, RedisBackplane? backplane = null)
     {
+        _metrics = metrics;
+        _logger = logger;
         var o = options.Value.RateLimit;
         if (o.MessagesPerSecond == 0) return;
         _limiter = PartitionedRateLimiter.Create<long, long>(userId => RateLimitPartition.GetTokenBucketLimiter(userId, _ => new TokenBucketRateLimiterOptions
@@ -60,17 +66,19 @@ public sealed class SendRateLimiter : IDisposable
                 _backplane.ReportFailure(e);
                 shared = _limiter.AttemptAcquire(userId);
             }
-            using (shared) Check(shared);
+            using (shared) Check(shared, userId);
             return;
         }
         using var lease = _limiter.AttemptAcquire(userId);
-        Check(lease);
+        Check(lease, userId);
     }
 
-    private static void Check(RateLimitLease lease)
+    private void Check(RateLimitLease lease, long userId)
     {
         if (lease.IsAcquired) return;
         var retry = lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
+        _metrics.SendRateLimited();
+        if (_logSampler.TryEnter(out var skipped)) Log.SendRateLimited(_logger, userId, retry.TotalSeconds, skipped);
         throw new ChatException(429, ErrorCodes.RateLimited, "Too many messages; slow down.") { RetryAfter = retry };
     }
 
@@ -78,5 +86,12 @@ public sealed class SendRateLimiter : IDisposable
     {
         _limiter?.Dispose();
         _cluster?.Dispose();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = ChatEventIds.SendRateLimited, EventName = "SendRateLimited", Level = LogLevel.Warning,
+            Message = "Refused a send of user {UserId} by the rate limit (retry after {RetryAfterSeconds} s); {Skipped} more refused since the last such line")]
+        public static partial void SendRateLimited(ILogger logger, long userId, double retryAfterSeconds, long skipped);
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Unicode;
 using Chat.Protocol;
+using Chat.Server.Observability;
 
 namespace Chat.Server.Realtime;
 
@@ -40,8 +41,10 @@ public sealed partial class ChatConnection
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _inFlight;
     private readonly int _maxInFlight;
+    private readonly ChatMetrics? _metrics;
     private int _closeStatus;
     private string _closeReason = "";
+    private SocketCloseReason _closeCause; // set with _closeStatus, by the first Close
     private volatile bool _discardQueue;
     private volatile bool _acceptingSends = true;
     private volatile bool _receiveRefused;
@@ -51,9 +54,11 @@ public sealed partial class ChatConnection
 
     /// <param name="budget">The server-wide outbound budget; null (tests) counts nothing server-wide.</param>
     /// <param name="clock">Measures how long the queue stays past its bound; the system clock when null.</param>
+    /// <param name="metrics">Counts the frames the socket takes; null (tests) counts nothing.</param>
     public ChatConnection(WebSocket socket, long userId, string username, long tokenId, ChatOptions options, ILogger logger,
-        OutboundBudget? budget = null, TimeProvider? clock = null)
+        OutboundBudget? budget = null, TimeProvider? clock = null, ChatMetrics? metrics = null)
     {
+        _metrics = metrics;
         _socket = socket;
         UserId = userId;
         Username = username;
@@ -78,6 +83,20 @@ public sealed partial class ChatConnection
     /// <summary>When the token this socket was opened with expires (Unix seconds); <see cref="ConnectionSweeper"/> closes it then.</summary>
     public long TokenExpiresAt { get; init; } = long.MaxValue;
     public bool IsClosing => Volatile.Read(ref _closeStatus) != 0;
+
+    /// <summary>Why the socket closed (<see cref="SocketCloseReason.Dropped"/> until it does).</summary>
+    public SocketCloseReason CloseReason => _closeCause;
+
+    /// <summary>
+    /// The close code of the closed socket: the one the server sent, or for <see cref="SocketCloseReason.Client"/> the
+    /// client's (1005 when its close frame had none); 1006 for a connection that ended without one.
+    /// </summary>
+    public int CloseCode => _closeCause switch
+    {
+        SocketCloseReason.Client => (int?)_socket.CloseStatus ?? 1005,
+        SocketCloseReason.Dropped => 1006,
+        _ => Volatile.Read(ref _closeStatus),
+    };
 
     /// <summary>False once the server is shutting this socket down: new sends are no longer taken.</summary>
     public bool AcceptingSends => _acceptingSends && !IsClosing;
@@ -140,8 +159,8 @@ public sealed partial class ChatConnection
             else
                 reason = "past its bound, it took less than one bound's worth in the slow-consumer timeout";
         }
-        LogTooSlow(_logger, Username, _queue.Count, _queue.Bytes, reason);
-        Close(CloseCodes.PolicyViolation, "too slow to read", drain: false);
+        Log.SlowConsumerClosed(_logger, Username, _queue.Count + _queue.HeldCount, _queue.Bytes + _queue.HeldBytes, reason);
+        Close(CloseCodes.PolicyViolation, "too slow to read", drain: false, SocketCloseReason.Slow);
         return true;
     }
 
@@ -210,10 +229,14 @@ public sealed partial class ChatConnection
         _queue.Release(Volatile.Read(ref _catchUpCoveredUpTo));
     }
 
-    /// <summary>Starts closing. With <paramref name="drain"/> the frames already queued go out first.</summary>
-    public void Close(int status, string reason, bool drain)
+    /// <summary>
+    /// Starts closing. With <paramref name="drain"/> the frames already queued go out first. <paramref name="cause"/> is
+    /// what the metrics and the <c>SocketClosed</c> log event report; only the first close counts.
+    /// </summary>
+    public void Close(int status, string reason, bool drain, SocketCloseReason cause = SocketCloseReason.Error)
     {
         if (Interlocked.CompareExchange(ref _closeStatus, status, 0) != 0) return;
+        _closeCause = cause;
         _closeReason = reason;
         if (!drain) _discardQueue = true;
         _queue.Complete();
@@ -224,7 +247,7 @@ public sealed partial class ChatConnection
     }
 
     /// <summary>Graceful shutdown: stop taking sends, let those in flight be acknowledged, then close after the queue drains.</summary>
-    public async Task CloseGracefullyAsync(int status, string reason, TimeSpan timeout)
+    public async Task CloseGracefullyAsync(int status, string reason, TimeSpan timeout, SocketCloseReason cause = SocketCloseReason.Shutdown)
     {
         _acceptingSends = false;
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -233,7 +256,7 @@ public sealed partial class ChatConnection
         if (_inFlight.CurrentCount == _maxInFlight) drained.TrySetResult();
         try { await drained.Task.WaitAsync(timeout, _clock); }
         catch (TimeoutException) { /* close anyway: what is still in flight is committed, and its client_msg_id finds it */ }
-        Close(status, reason, drain: true);
+        Close(status, reason, drain: true, cause);
     }
 
     /// <summary>Waits for room to start one more concurrent send; the receive loop stops reading meanwhile (backpressure).</summary>
@@ -258,7 +281,9 @@ public sealed partial class ChatConnection
         if (first == reader)
         {
             // The peer closed (or the read failed): nothing more to send; answer its close.
-            Close(1000, "", drain: false);
+            if (await reader) Close(1000, "", drain: false, SocketCloseReason.Client);
+            else if (_receiveRefused) Close(CloseCodes.InvalidPayload, "invalid UTF-8", drain: false, SocketCloseReason.Protocol);
+            else Close(1000, "", drain: false, SocketCloseReason.Dropped);
         }
         // What is left gets the close timeout, then the socket is aborted (SignalR does the same).
         var both = Task.WhenAll(reader, writer);
@@ -280,12 +305,17 @@ public sealed partial class ChatConnection
 
     private async Task WriteLoopAsync(Task<IReadOnlyList<OutboundFrame>> preamble)
     {
+        var cause = SocketCloseReason.Error; // a preamble that fails (database down) is the server's fault; a write that fails is not
         try
         {
             var first = await preamble;
             preamble = null!;
+            cause = SocketCloseReason.Dropped;
             foreach (var frame in first)
+            {
                 await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, true, CancellationToken.None);
+                _metrics?.FrameDelivered(frame.Type);
+            }
             first = null!;
 
             while (await _queue.WaitToReadAsync())
@@ -293,6 +323,7 @@ public sealed partial class ChatConnection
                 while (!_discardQueue && _queue.TryRead(out var frame))
                 {
                     await _socket.SendAsync(frame.Payload, WebSocketMessageType.Text, true, CancellationToken.None);
+                    _metrics?.FrameDelivered(frame.Type);
                     // The client took it (CloseIfTooSlow judges by these).
                     Volatile.Write(ref _framesTaken, _framesTaken + 1);
                     Volatile.Write(ref _bytesTaken, _bytesTaken + frame.Payload.Length);
@@ -312,17 +343,19 @@ public sealed partial class ChatConnection
         catch (Exception e)
         {
             // Includes a failed preamble (database down): the socket cannot be served, so drop it.
-            LogSendEnded(_logger, e.GetType().Name);
+            Log.SendEnded(_logger, e.GetType().Name);
+            Close(1000, "", drain: false, cause);
             _socket.Abort();
         }
         finally
         {
-            Close(1000, "", drain: false);
+            Close(1000, "", drain: false, SocketCloseReason.Dropped);
             _queue.Clear();
         }
     }
 
-    private async Task ReceiveLoopAsync(Func<ChatConnection, ReadOnlyMemory<byte>, ValueTask> onFrame, CancellationToken aborted)
+    /// <returns>True when the peer sent a close frame; false when the connection ended otherwise.</returns>
+    private async Task<bool> ReceiveLoopAsync(Func<ChatConnection, ReadOnlyMemory<byte>, ValueTask> onFrame, CancellationToken aborted)
     {
         byte[]? buffer = null;
         try
@@ -332,7 +365,7 @@ public sealed partial class ChatConnection
                 // Idle sockets wait with a zero-byte read, so they hold no receive buffer (as Kestrel and
                 // SignalR do); a buffer is rented only once a message starts arriving.
                 var peek = await _socket.ReceiveAsync(Memory<byte>.Empty, aborted);
-                if (peek.MessageType == WebSocketMessageType.Close) return;
+                if (peek.MessageType == WebSocketMessageType.Close) return true;
 
                 buffer = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
                 var count = 0;
@@ -349,13 +382,13 @@ public sealed partial class ChatConnection
                         buffer = bigger;
                     }
                     result = await _socket.ReceiveAsync(buffer.AsMemory(count), aborted);
-                    if (result.MessageType == WebSocketMessageType.Close) return;
+                    if (result.MessageType == WebSocketMessageType.Close) return true;
                     count += result.Count;
                     if (count > _maxFrameBytes)
                     {
                         // Past the limit (RFC 6455 section 7.4.1, 1009): close as soon as it is passed; the rest of the
                         // message is read into the same buffer and dropped, so memory stays bounded and a read always has room.
-                        Close(CloseCodes.MessageTooBig, "message too big", drain: false);
+                        Close(CloseCodes.MessageTooBig, "message too big", drain: false, SocketCloseReason.TooBig);
                         count = 0;
                     }
                 }
@@ -368,11 +401,11 @@ public sealed partial class ChatConnection
                 }
                 else if (result.MessageType == WebSocketMessageType.Binary)
                 {
-                    Close(CloseCodes.UnsupportedData, "binary messages are not supported", drain: false);
+                    Close(CloseCodes.UnsupportedData, "binary messages are not supported", drain: false, SocketCloseReason.Protocol);
                 }
                 else if (!Utf8.IsValid(message.Span))
                 {
-                    Close(CloseCodes.InvalidPayload, "invalid UTF-8", drain: false);
+                    Close(CloseCodes.InvalidPayload, "invalid UTF-8", drain: false, SocketCloseReason.Protocol);
                 }
                 else
                 {
@@ -387,7 +420,8 @@ public sealed partial class ChatConnection
             // Not a peer that vanished and not our own abort: the framework refused what the peer sent.
             _receiveRefused = e is WebSocketException { WebSocketErrorCode: not WebSocketError.ConnectionClosedPrematurely }
                 && !IsClosing && !aborted.IsCancellationRequested;
-            LogReceiveEnded(_logger, e.GetType().Name);
+            Log.ReceiveEnded(_logger, e.GetType().Name);
+            return false;
         }
         finally
         {
@@ -395,12 +429,16 @@ public sealed partial class ChatConnection
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Closing a socket of {Username} as too slow ({Frames} frames, {Bytes} bytes queued): {Reason}")]
-    private static partial void LogTooSlow(ILogger logger, string username, int frames, long bytes, string reason);
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = ChatEventIds.SlowConsumerClosed, EventName = "SlowConsumerClosed", Level = LogLevel.Warning,
+            Message = "Closing a socket of {Username} as too slow ({Frames} frames, {Bytes} bytes queued): {Reason}")]
+        public static partial void SlowConsumerClosed(ILogger logger, string username, int frames, long bytes, string reason);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Send loop ended: {Reason}")]
-    private static partial void LogSendEnded(ILogger logger, string reason);
+        [LoggerMessage(Level = LogLevel.Debug, Message = "Send loop ended: {Reason}")]
+        public static partial void SendEnded(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Receive loop ended: {Reason}")]
-    private static partial void LogReceiveEnded(ILogger logger, string reason);
+        [LoggerMessage(Level = LogLevel.Debug, Message = "Receive loop ended: {Reason}")]
+        public static partial void ReceiveEnded(ILogger logger, string reason);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using Chat.Protocol;
 using Chat.Protocol.Frames;
+using Chat.Server.Observability;
 using Chat.Server.Storage;
 using Microsoft.Extensions.Options;
 
@@ -19,6 +20,7 @@ public sealed partial class ChatSession(
     OutboundBudget budget,
     TimeProvider clock,
     IOptions<ChatOptions> options,
+    ChatMetrics metrics,
     ILogger<ChatConnection> logger)
 {
     /// <remarks>Takes the id and username only: the whole user row need not live as long as the socket.</remarks>
@@ -26,22 +28,24 @@ public sealed partial class ChatSession(
     {
         var o = options.Value;
         // A socket lives no longer than the token it was opened with (ConnectionSweeper closes it then).
-        var connection = new ChatConnection(socket, userId, username, tokenId, o, logger, budget, clock) { TokenExpiresAt = tokenExpiresAt };
+        var connection = new ChatConnection(socket, userId, username, tokenId, o, logger, budget, clock, metrics) { TokenExpiresAt = tokenExpiresAt };
 
         // Register first, then read last_message_id: a message committed in between is both counted and
         // queued, never missed. Frames queued meanwhile wait behind the preamble (connected, presence).
         if (!registry.TryAdd(connection, o.MaxSocketsPerUser, out var first))
         {
             // The new socket is refused, not an old one: a reconnect loop must not knock out live devices.
-            LogTooManySockets(logger, username, o.MaxSocketsPerUser);
+            Log.SocketRefused(logger, username, o.MaxSocketsPerUser);
+            metrics.SocketClosed(SocketCloseReason.Limit);
             using var timeout = new CancellationTokenSource(o.CloseTimeout);
             try { await socket.CloseAsync((WebSocketCloseStatus)CloseCodes.TryAgainLater, "too many sockets", timeout.Token); }
             catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException) { socket.Abort(); }
             return;
         }
-        if (tokenExpiresAt <= clock.GetUtcNow().ToUnixTimeSeconds()) connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false);
-        if (registry.IsShuttingDown) connection.Close(CloseCodes.GoingAway, "server shutting down", drain: true);
-        LogConnected(logger, username, registry.Count);
+        if (tokenExpiresAt <= clock.GetUtcNow().ToUnixTimeSeconds()) connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false, SocketCloseReason.Expiry);
+        if (registry.IsShuttingDown) connection.Close(CloseCodes.GoingAway, "server shutting down", drain: true, SocketCloseReason.Shutdown);
+        metrics.SocketOpened();
+        Log.SocketOpened(logger, username, registry.Count);
         try
         {
             if (first) _ = presence.AnnounceAsync(userId, username);
@@ -50,7 +54,8 @@ public sealed partial class ChatSession(
         finally
         {
             if (registry.Remove(connection)) _ = presence.AnnounceAsync(userId, username);
-            LogDisconnected(logger, username, registry.Count);
+            metrics.SocketClosed(connection.CloseReason);
+            Log.SocketClosed(logger, username, connection.CloseCode, connection.CloseReason.Tag(), registry.Count);
         }
     }
 
@@ -62,12 +67,18 @@ public sealed partial class ChatSession(
         return frames;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a socket of {Username}: already {Max} open")]
-    private static partial void LogTooManySockets(ILogger logger, string username, int max);
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = ChatEventIds.SocketRefused, EventName = "SocketRefused", Level = LogLevel.Warning,
+            Message = "Refused a socket of {Username} with 1013: already {Max} open")]
+        public static partial void SocketRefused(ILogger logger, string username, int max);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Socket opened for {Username}; {Count} open")]
-    private static partial void LogConnected(ILogger logger, string username, int count);
+        [LoggerMessage(EventId = ChatEventIds.SocketOpened, EventName = "SocketOpened", Level = LogLevel.Information,
+            Message = "Socket opened for {Username}; {OpenSockets} open")]
+        public static partial void SocketOpened(ILogger logger, string username, int openSockets);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Socket closed for {Username}; {Count} open")]
-    private static partial void LogDisconnected(ILogger logger, string username, int count);
+        [LoggerMessage(EventId = ChatEventIds.SocketClosed, EventName = "SocketClosed", Level = LogLevel.Information,
+            Message = "Socket closed for {Username} with {CloseCode} ({Reason}); {OpenSockets} open")]
+        public static partial void SocketClosed(ILogger logger, string username, int closeCode, string reason, int openSockets);
+    }
 }

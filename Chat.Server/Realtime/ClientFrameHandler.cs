@@ -3,6 +3,7 @@ using Chat.Protocol;
 using Chat.Protocol.Frames;
 using Chat.Server.Infrastructure;
 using Chat.Server.Messaging;
+using Chat.Server.Observability;
 using Chat.Server.Storage;
 
 namespace Chat.Server.Realtime;
@@ -17,6 +18,7 @@ public sealed partial class ClientFrameHandler(
     IMessageStore store,
     IUserStore users,
     IDelivery delivery,
+    ChatMetrics metrics,
     ILogger<ClientFrameHandler> logger)
 {
     public const int DefaultSyncLimit = 500;
@@ -186,6 +188,7 @@ public sealed partial class ClientFrameHandler(
         var limit = (int)Math.Min(frame.Limit ?? DefaultSyncLimit, MaxSyncLimit);
         connection.BeginCatchUp();
         var (last, hasMore) = (frame.AfterMessageId, false);
+        var replayed = 0;
         try
         {
             var (messages, more) = await store.SyncAsync(connection.UserId, frame.AfterMessageId, limit, CancellationToken.None);
@@ -195,6 +198,7 @@ public sealed partial class ClientFrameHandler(
                 if (!await connection.SendReplyAsync(Frames.Message(m, mine ? FrameTypes.MessageSent : FrameTypes.ChatMessage), CancellationToken.None)) return;
                 if (!mine && m.IsNewConversation && !await connection.SendReplyAsync(Frames.ConversationRefresh(m), CancellationToken.None)) return;
                 last = m.Id;
+                replayed++;
             }
             hasMore = more;
             await connection.SendReplyAsync(OutboundFrame.Of(new SyncCompleteFrame(last, hasMore), ChatJson.Wire.SyncCompleteFrame), CancellationToken.None);
@@ -203,6 +207,7 @@ public sealed partial class ClientFrameHandler(
         {
             // A failed replay (the database is down) lets the held frames go: the client retries its sync.
             connection.EndCatchUp(last, hasMore);
+            metrics.SyncAnswered(replayed);
         }
     }
 

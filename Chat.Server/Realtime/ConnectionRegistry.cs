@@ -10,8 +10,13 @@ public sealed class ConnectionRegistry
 {
     private readonly ConcurrentDictionary<long, UserSockets> _users = new();
     private int _count;
+    private int _online;
 
+    /// <summary>Sockets registered on this node.</summary>
     public int Count => Volatile.Read(ref _count);
+
+    /// <summary>Users with at least one socket registered on this node.</summary>
+    public int UserCount => Volatile.Read(ref _online);
 
     /// <summary>
     /// Adds a socket unless its user already has <paramref name="maxPerUser"/> open: the check and the add are one
@@ -32,6 +37,7 @@ public sealed class ConnectionRegistry
                 entry.Sockets = [.. entry.Sockets, connection];
                 Interlocked.Increment(ref _count);
                 first = entry.Sockets.Length == 1;
+                if (first) Interlocked.Increment(ref _online);
                 return true;
             }
         }
@@ -49,6 +55,7 @@ public sealed class ConnectionRegistry
             Interlocked.Decrement(ref _count);
             if (entry.Sockets.Length > 0) return false;
             entry.Removed = true;
+            Interlocked.Decrement(ref _online);
             _users.TryRemove(new KeyValuePair<long, UserSockets>(connection.UserId, entry));
             return true;
         }
@@ -69,7 +76,7 @@ public sealed class ConnectionRegistry
     public void CloseToken(long userId, long tokenId, int status, string reason)
     {
         foreach (var socket in SocketsOf(userId))
-            if (socket.TokenId == tokenId) socket.Close(status, reason, drain: false);
+            if (socket.TokenId == tokenId) socket.Close(status, reason, drain: false, SocketCloseReason.Logout);
     }
 
     public IEnumerable<ChatConnection> All() => _users.Values.SelectMany(e => e.Sockets);
@@ -81,7 +88,7 @@ public sealed class ConnectionRegistry
     public Task ShutdownAsync(TimeSpan timeout)
     {
         IsShuttingDown = true;
-        return Task.WhenAll(All().ToList().Select(c => c.CloseGracefullyAsync(Chat.Protocol.CloseCodes.GoingAway, "server shutting down", timeout)));
+        return Task.WhenAll(All().ToList().Select(c => c.CloseGracefullyAsync(Chat.Protocol.CloseCodes.GoingAway, "server shutting down", timeout, SocketCloseReason.Shutdown)));
     }
 
     private sealed class UserSockets

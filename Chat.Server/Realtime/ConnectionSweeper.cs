@@ -25,7 +25,7 @@ public sealed class ConnectionSweeper(ConnectionRegistry registry, TimeProvider 
                 foreach (var connection in registry.All())
                 {
                     if (connection.IsClosing) continue;
-                    if (connection.TokenExpiresAt <= now) connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false);
+                    if (connection.TokenExpiresAt <= now) connection.Close(CloseCodes.PolicyViolation, "token expired", drain: false, SocketCloseReason.Expiry);
                     else if (!connection.CloseIfTooSlow()) connection.ReleaseExpiredCatchUp();
                 }
             }

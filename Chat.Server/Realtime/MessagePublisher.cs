@@ -1,5 +1,6 @@
 using Chat.Protocol;
 using Chat.Protocol.Frames;
+using Chat.Server.Observability;
 using Chat.Server.Storage;
 
 namespace Chat.Server.Realtime;
@@ -16,7 +17,7 @@ namespace Chat.Server.Realtime;
 /// Runs from start until the store has drained at shutdown (<see cref="StoppedAsync"/> waits for it), so every write the
 /// store accepted is answered.
 /// </remarks>
-public sealed partial class MessagePublisher(IMessageWriter store, StreamPosition position, IDelivery delivery, ILogger<MessagePublisher> logger)
+public sealed partial class MessagePublisher(IMessageWriter store, StreamPosition position, IDelivery delivery, ChatMetrics metrics, ILogger<MessagePublisher> logger)
     : IHostedLifecycleService
 {
     private Task _loop = Task.CompletedTask;
@@ -58,7 +59,11 @@ public sealed partial class MessagePublisher(IMessageWriter store, StreamPositio
                 switch (request)
                 {
                     case SendRequest { Result: { } sent } send:
-                        if (!sent.Duplicate) frames.AddMessage(sent.Message);
+                        if (!sent.Duplicate)
+                        {
+                            frames.AddMessage(sent.Message);
+                            metrics.MessageStored();
+                        }
                         if (send.Command.ReplyTo is { } socket) frames.Reply(socket, Frames.Ack(send.Command.ClientMsgId, sent.Message));
                         break;
                     case ReadRequest { Result: { } read }:

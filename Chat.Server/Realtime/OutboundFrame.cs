@@ -13,6 +13,9 @@ namespace Chat.Server.Realtime;
 /// </summary>
 public readonly record struct OutboundFrame(byte[] Payload, bool Ephemeral = false, long StoredMessageId = 0)
 {
+    /// <summary>The frame's <c>type</c> as a number (<see cref="ServerFrameTypes"/>), read once here: the metrics count frames by it.</summary>
+    public byte Type { get; } = ServerFrameTypes.Of(Payload);
+
     private const int KeptBufferBytes = 64 * 1024;
 
     /// <summary>Raw UTF-8: only what JSON requires is escaped (<see cref="RawUtf8JsonEncoder"/>).</summary>

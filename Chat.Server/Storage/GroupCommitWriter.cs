@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Chat.Server.Infrastructure;
+using Chat.Server.Observability;
 using Microsoft.Extensions.Options;
 
 namespace Chat.Server.Storage;
@@ -15,6 +16,7 @@ namespace Chat.Server.Storage;
 public abstract partial class GroupCommitWriter : BackgroundService, IMessageWriter
 {
     private readonly TimeProvider _clock;
+    private readonly ChatMetrics _metrics;
     private long _lastCommittedId; // the newest message id committed; written by the commit loop only
     private readonly ILogger _logger;
     private readonly int _maxBatch;
@@ -23,9 +25,10 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
     private readonly Channel<CommittedBatch> _committed = Channel.CreateUnbounded<CommittedBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private IWriteSession? _session;
 
-    protected GroupCommitWriter(TimeProvider clock, IOptions<ChatOptions> options, ILogger logger)
+    protected GroupCommitWriter(TimeProvider clock, IOptions<ChatOptions> options, ChatMetrics metrics, ILogger logger)
     {
         _clock = clock;
+        _metrics = metrics;
         _logger = logger;
         _maxBatch = options.Value.MaxCommitBatch;
         _queue = Channel.CreateBounded<WriteRequest>(new BoundedChannelOptions((int)Math.Min(int.MaxValue, Math.Max(1024, _maxBatch * 8L)))
@@ -42,7 +45,8 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
     /// Makes every transaction committed so far durable; throws when it could not (the batches it covered are then
     /// refused). A no-op where a commit is durable when it returns (PostgreSQL, SQLite with <c>synchronous=NORMAL</c>).
     /// </summary>
-    protected abstract void MakeDurable();
+    /// <returns>True when it did something (an fsync), which <c>chat.commit.fsync.duration</c> then records.</returns>
+    protected abstract bool MakeDurable();
 
     /// <summary>True when <paramref name="e"/> refuses one write of a batch (a constraint) rather than failing the database.</summary>
     protected abstract bool IsRefusal(Exception e);
@@ -99,6 +103,7 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
         var now = _clock.GetUtcNow().ToUnixTimeSeconds();
         long newest = 0;
         long before;
+        var started = _clock.GetTimestamp();
         try
         {
             _session ??= OpenSession();
@@ -123,6 +128,7 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
             return;
         }
 
+        _metrics.Committed(batch.Count, _clock.GetElapsedTime(started));
         if (newest > _lastCommittedId) Volatile.Write(ref _lastCommittedId, newest);
         _unsynced.Writer.TryWrite(new CommittedTransaction([.. batch], before, Math.Max(before, newest)));
     }
@@ -182,7 +188,8 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
         {
             try
             {
-                MakeDurable();
+                var started = _clock.GetTimestamp();
+                if (MakeDurable()) _metrics.MadeDurable(_clock.GetElapsedTime(started));
                 return true;
             }
             catch (Exception e)

@@ -142,7 +142,8 @@ public sealed class ChatApp : IAsyncDisposable
             builder.Services.Configure<PasswordHasherOptions>(o => o.IterationCount = 1000);
             _services?.Invoke(builder.Services);
             if (Transport == Transport.TestHost) builder.WebHost.UseTestServer();
-            else builder.WebHost.UseUrls("http://127.0.0.1:0");
+            // A test may listen on more addresses (setting "urls"); the first is the one tests talk to.
+            else builder.WebHost.UseUrls(Settings.TryGetValue("urls", out var urls) && urls is not null ? urls : "http://127.0.0.1:0");
         });
         await _app.StartAsync();
         BaseAddress = Transport == Transport.TestHost

@@ -44,6 +44,8 @@ public sealed class BadSettingsTests
         new object[] { "--Logging:LogLevel:Default=Loud", "Logging" },
         new object[] { "--urls=ftp://127.0.0.1:5000", "urls" },
         new object[] { "--Chat:Database:Provider=Mongo", "Chat:Database:Provider" },
+        new object[] { "--Chat:Metrics:Port=70000", "Chat:Metrics:Port" },
+        new object[] { "--Chat:Metrics:Enabled=maybe", "Chat:Metrics:Enabled" },
         // Postgres with the test's SQLite connection string: the connection string is what cannot work.
         new object[] { "--Chat:Database:Provider=Postgres", "ConnectionStrings:Chat" },
         // A cluster (Redis) on the test's SQLite store: the nodes of a cluster must share PostgreSQL.

@@ -7,8 +7,8 @@ namespace Chat.Server.Storage;
 /// The PostgreSQL store's write side: group commit (<see cref="GroupCommitWriter"/>) on one connection of its own. A
 /// commit is durable when it returns, so there is nothing to fsync afterwards.
 /// </summary>
-public sealed class PostgresMessageWriter(PostgresDatabase db, TimeProvider clock, IOptions<ChatOptions> options, ILogger<PostgresMessageWriter> logger)
-    : GroupCommitWriter(clock, options, logger)
+public sealed class PostgresMessageWriter(PostgresDatabase db, TimeProvider clock, IOptions<ChatOptions> options, Observability.ChatMetrics metrics, ILogger<PostgresMessageWriter> logger)
+    : GroupCommitWriter(clock, options, metrics, logger)
 {
     protected override IWriteSession OpenSession()
     {
@@ -29,7 +29,7 @@ public sealed class PostgresMessageWriter(PostgresDatabase db, TimeProvider cloc
         }
     }
 
-    protected override void MakeDurable() { }
+    protected override bool MakeDurable() => false;
 
     protected override bool IsRefusal(Exception e) => db.IsConstraintViolation(e);
 }

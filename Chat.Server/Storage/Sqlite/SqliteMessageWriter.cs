@@ -8,8 +8,8 @@ namespace Chat.Server.Storage;
 /// <c>synchronous=NORMAL</c>, and one fsync of the WAL (<see cref="SqliteDatabase.SyncWal"/>) for every group of batches
 /// on the sync loop, with the default <c>Chat:Synchronous=FULL</c>. Ids come from <c>AUTOINCREMENT</c> in commit order.
 /// </summary>
-public sealed class SqliteMessageWriter(SqliteDatabase db, TimeProvider clock, IOptions<ChatOptions> options, ILogger<SqliteMessageWriter> logger)
-    : GroupCommitWriter(clock, options, logger)
+public sealed class SqliteMessageWriter(SqliteDatabase db, TimeProvider clock, IOptions<ChatOptions> options, Observability.ChatMetrics metrics, ILogger<SqliteMessageWriter> logger)
+    : GroupCommitWriter(clock, options, metrics, logger)
 {
     protected override IWriteSession OpenSession()
     {
@@ -40,9 +40,11 @@ public sealed class SqliteMessageWriter(SqliteDatabase db, TimeProvider clock, I
         }
     }
 
-    protected override void MakeDurable()
+    protected override bool MakeDurable()
     {
-        if (db.DurableAcks) db.SyncWal();
+        if (!db.DurableAcks) return false;
+        db.SyncWal();
+        return true;
     }
 
     protected override bool IsRefusal(Exception e) => e is SqliteException { SqliteErrorCode: 19 /* constraint */ };

@@ -1,0 +1,69 @@
+using Chat.Server.Realtime;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+
+namespace Chat.Server.Observability;
+
+/// <summary>
+/// The start-up and shutdown log events: <c>ServerStarted</c> once Kestrel listens (addresses, store, cluster or not,
+/// where <c>/metrics</c> is served), <c>ServerStopping</c> when shutdown begins (with the sockets still open) and
+/// <c>ServerStopped</c> when every service has stopped.
+/// </summary>
+public sealed partial class LifecycleLog(
+    IServer server,
+    ConnectionRegistry registry,
+    IOptions<ChatOptions> options,
+    IConfiguration configuration,
+    ILogger<LifecycleLog> logger) : IHostedLifecycleService
+{
+    public Task StartedAsync(CancellationToken cancellationToken)
+    {
+        var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses;
+        var o = options.Value;
+        var metrics = !o.Metrics.Enabled ? "off"
+            : o.Metrics.Port == 0 ? $"{ObservabilityServices.MetricsPath} on every address"
+            : $"{ObservabilityServices.MetricsPath} on port {o.Metrics.Port} only";
+        Log.ServerStarted(logger, addresses is { Count: > 0 } ? string.Join(' ', addresses) : "(none: in-process test server)",
+            o.Database.Provider, !string.IsNullOrEmpty(configuration.GetConnectionString("Redis")), metrics);
+        if (o.Metrics.Enabled && o.Metrics.Port != 0 && addresses is { Count: > 0 }
+            && !addresses.Any(a => Uri.TryCreate(a, UriKind.Absolute, out var uri) && uri.Port == o.Metrics.Port))
+            Log.MetricsPortNotListening(logger, o.Metrics.Port);
+        return Task.CompletedTask;
+    }
+
+    public Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        Log.ServerStopping(logger, registry.Count);
+        return Task.CompletedTask;
+    }
+
+    public Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        Log.ServerStopped(logger);
+        return Task.CompletedTask;
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = ChatEventIds.ServerStarted, EventName = "ServerStarted", Level = LogLevel.Information,
+            Message = "Chat server listening on {Addresses}; store {Store}; cluster {Cluster}; metrics {Metrics}")]
+        public static partial void ServerStarted(ILogger logger, string addresses, string store, bool cluster, string metrics);
+
+        [LoggerMessage(EventId = ChatEventIds.ServerStopping, EventName = "ServerStopping", Level = LogLevel.Information,
+            Message = "Chat server stopping: closing {OpenSockets} sockets with 1001 after their in-flight sends")]
+        public static partial void ServerStopping(ILogger logger, int openSockets);
+
+        [LoggerMessage(EventId = ChatEventIds.ServerStopped, EventName = "ServerStopped", Level = LogLevel.Information,
+            Message = "Chat server stopped")]
+        public static partial void ServerStopped(ILogger logger);
+
+        [LoggerMessage(Level = LogLevel.Warning,
+            Message = "Chat:Metrics:Port is {Port} but no listen address has that port, so /metrics is answered nowhere; add one to --urls (e.g. http://127.0.0.1:{Port})")]
+        public static partial void MetricsPortNotListening(ILogger logger, int port);
+    }
+}
