@@ -118,10 +118,10 @@ public sealed partial class BusListener(
         return Task.CompletedTask;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the Redis backplane ({Reason}); sends go on, live frames are filled from the database")]
+    [LoggerMessage(EventId = Observability.ChatEventIds.BackplaneLost, EventName = "BackplaneLost", Level = LogLevel.Warning, Message = "Lost the Redis backplane ({Reason}); sends go on, live frames are filled from the database")]
     private static partial void LogLost(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "The Redis backplane is back; filling what it missed from the database")]
+    [LoggerMessage(EventId = Observability.ChatEventIds.BackplaneBack, EventName = "BackplaneBack", Level = LogLevel.Information, Message = "The Redis backplane is back; filling what it missed from the database")]
     private static partial void LogRestored(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a bus message that does not parse: {Error}")]

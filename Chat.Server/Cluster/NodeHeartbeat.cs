@@ -111,7 +111,7 @@ public sealed partial class NodeHeartbeat(
     [LoggerMessage(Level = LogLevel.Warning, Message = "This node had been presumed dead by the cluster (no heartbeat in time); rewriting its presence")]
     private static partial void LogRejoined(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Removed a node that stopped heartbeating; {Count} of its users announced again")]
+    [LoggerMessage(EventId = Observability.ChatEventIds.NodeReaped, EventName = "NodeReaped", Level = LogLevel.Warning, Message = "Removed a node that stopped heartbeating; {Count} of its users announced again")]
     private static partial void LogReaped(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Heartbeat skipped: Redis unreachable ({Error})")]

@@ -21,14 +21,28 @@ public sealed class CrossOrigin(IOptions<ChatOptions> options)
     /// <summary>
     /// True when a request carrying <paramref name="origin"/> (the <c>Origin</c> header, null when absent) may open a
     /// socket on a server reached as <paramref name="host"/> (the <c>Host</c> header). Same origin means the origin's
-    /// host and port are the <c>Host</c> header's (the scheme is not compared: behind a TLS proxy the server sees http).
+    /// host and port are the <c>Host</c> header's (the scheme counts only through its default port: behind a TLS proxy
+    /// the server itself sees http).
     /// </summary>
     public bool IsAllowed(string? origin, string? host)
     {
         if (origin is null) return true;
         if (_allowed.Contains(AnyOrigin)) return true;
         if (Normalize(origin) is not { } normalized) return false; // "null" (sandboxed frames, file:) and garbage
-        return _allowed.Contains(normalized) || host is not null && string.Equals(Authority(normalized), host, StringComparison.OrdinalIgnoreCase);
+        return _allowed.Contains(normalized) || host is not null && IsSameOrigin(normalized, host);
+    }
+
+    /// <summary>
+    /// The origin's host is the <c>Host</c> header's, and so is its port: the header's explicit port, or, when it has none,
+    /// the origin's scheme's default (<c>Host: chat.example.com</c> matches <c>https://chat.example.com</c>, and
+    /// <c>Host: chat.example.com:443</c> does too).
+    /// </summary>
+    private static bool IsSameOrigin(string normalizedOrigin, string host)
+    {
+        var origin = new Uri(normalizedOrigin);
+        var requested = HostString.FromUriComponent(host);
+        if (!string.Equals(requested.Host, origin.Host, StringComparison.OrdinalIgnoreCase)) return false;
+        return requested.Port is { } port ? port == origin.Port : origin.IsDefaultPort;
     }
 
     /// <summary><c>scheme://host[:port]</c> in lower case with the scheme's default port left out, or null when <paramref name="origin"/> is not an http(s) origin.</summary>
@@ -42,8 +56,6 @@ public sealed class CrossOrigin(IOptions<ChatOptions> options)
             return null;
         return uri.GetLeftPart(UriPartial.Authority).ToLowerInvariant();
     }
-
-    private static string Authority(string normalizedOrigin) => normalizedOrigin[(normalizedOrigin.IndexOf("://", StringComparison.Ordinal) + 3)..];
 }
 
 /// <summary>Every entry is <c>*</c> or an http(s) origin without path, such as <c>https://app.example.com</c>.</summary>

@@ -58,7 +58,7 @@ internal static partial class ErrorHandling
             });
         }
 
-        [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled error on {Path}")]
+        [LoggerMessage(EventId = Observability.ChatEventIds.UnhandledError, EventName = "UnhandledError", Level = LogLevel.Error, Message = "Unhandled error on {Path}")]
         private static partial void LogUnhandled(ILogger logger, Exception ex, string path);
     }
 }

@@ -84,6 +84,24 @@ public sealed class ChatMetrics
             "Cluster: gaps in the message stream filled from the database (lost or late bus messages).");
     }
 
+    /// <summary>
+    /// Exports every counter series at 0 before anything happened (each frame type, close reason and login outcome), so a
+    /// dashboard shows 0 rather than "no data" and <c>rate()</c>/<c>increase()</c> count the first event too (a series
+    /// that first appears at 1 shows no increase). Called once the metrics pipeline listens (<see cref="LifecycleLog"/>).
+    /// The cluster's backplane counters are left out: a single node has none.
+    /// </summary>
+    public void ExportZeros()
+    {
+        _messagesStored.Add(0);
+        _socketsOpened.Add(0);
+        _sendsRateLimited.Add(0);
+        _syncRequests.Add(0);
+        _syncReplayed.Add(0);
+        foreach (var tag in FrameTypeTags) _framesDelivered.Add(0, tag);
+        foreach (var tag in CloseReasonTags) _socketsClosed.Add(0, tag);
+        foreach (var tag in LoginOutcomeTags) _logins.Add(0, tag);
+    }
+
     /// <summary>One new message is durable (stored).</summary>
     public void MessageStored() => _messagesStored.Add(1);
 

@@ -1,3 +1,4 @@
+using Chat.Server.Infrastructure;
 using Chat.Server.Realtime;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -6,7 +7,8 @@ using Microsoft.Extensions.Options;
 namespace Chat.Server.Observability;
 
 /// <summary>
-/// The start-up and shutdown log events: <c>ServerStarted</c> once Kestrel listens (addresses, store, cluster or not,
+/// The start-up and shutdown log events (and, once the metrics pipeline listens, the zero series of
+/// <see cref="ChatMetrics.ExportZeros"/>): <c>ServerStarted</c> once Kestrel listens (addresses, store, cluster or not,
 /// where <c>/metrics</c> is served), <c>ServerStopping</c> when shutdown begins (with the sockets still open) and
 /// <c>ServerStopped</c> when every service has stopped.
 /// </summary>
@@ -15,20 +17,26 @@ public sealed partial class LifecycleLog(
     ConnectionRegistry registry,
     IOptions<ChatOptions> options,
     IConfiguration configuration,
+    ChatMetrics metrics,
     ILogger<LifecycleLog> logger) : IHostedLifecycleService
 {
     public Task StartedAsync(CancellationToken cancellationToken)
     {
         var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses;
         var o = options.Value;
-        var metrics = !o.Metrics.Enabled ? "off"
+        var metricsAt = !o.Metrics.Enabled ? "off"
             : o.Metrics.Port == 0 ? $"{ObservabilityServices.MetricsPath} on every address"
             : $"{ObservabilityServices.MetricsPath} on port {o.Metrics.Port} only";
-        Log.ServerStarted(logger, addresses is { Count: > 0 } ? string.Join(' ', addresses) : "(none: in-process test server)",
-            o.Database.Provider, !string.IsNullOrEmpty(configuration.GetConnectionString("Redis")), metrics);
+        // A metrics port no address listens on cannot work: /metrics would be answered nowhere. Refused like any other
+        // setting that cannot work (contract section 1), once the addresses are known (they may come from --urls,
+        // ASPNETCORE_URLS or Kestrel:Endpoints).
         if (o.Metrics.Enabled && o.Metrics.Port != 0 && addresses is { Count: > 0 }
-            && !addresses.Any(a => Uri.TryCreate(a, UriKind.Absolute, out var uri) && uri.Port == o.Metrics.Port))
-            Log.MetricsPortNotListening(logger, o.Metrics.Port);
+            && !addresses.Any(a => Uri.TryCreate(a.Replace("://+", "://localhost").Replace("://*", "://localhost"), UriKind.Absolute, out var uri) && uri.Port == o.Metrics.Port))
+            throw new InvalidSettingException("Chat:Metrics:Port",
+                $"the port of a listen address, so /metrics is answered somewhere (add e.g. http://127.0.0.1:{o.Metrics.Port} to --urls); none of {string.Join(' ', addresses)} has port {o.Metrics.Port}");
+        metrics.ExportZeros();
+        Log.ServerStarted(logger, addresses is { Count: > 0 } ? string.Join(' ', addresses) : "(none: in-process test server)",
+            o.Database.Provider, !string.IsNullOrEmpty(configuration.GetConnectionString("Redis")), metricsAt);
         return Task.CompletedTask;
     }
 
@@ -61,9 +69,5 @@ public sealed partial class LifecycleLog(
         [LoggerMessage(EventId = ChatEventIds.ServerStopped, EventName = "ServerStopped", Level = LogLevel.Information,
             Message = "Chat server stopped")]
         public static partial void ServerStopped(ILogger logger);
-
-        [LoggerMessage(Level = LogLevel.Warning,
-            Message = "Chat:Metrics:Port is {Port} but no listen address has that port, so /metrics is answered nowhere; add one to --urls (e.g. http://127.0.0.1:{Port})")]
-        public static partial void MetricsPortNotListening(ILogger logger, int port);
     }
 }

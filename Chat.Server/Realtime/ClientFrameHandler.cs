@@ -211,6 +211,6 @@ public sealed partial class ClientFrameHandler(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Handling a client frame failed")]
+    [LoggerMessage(EventId = Observability.ChatEventIds.FrameHandlingFailed, EventName = "FrameHandlingFailed", Level = LogLevel.Error, Message = "Handling a client frame failed")]
     private static partial void LogFrameFailed(ILogger logger, Exception e);
 }

@@ -211,12 +211,12 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
         _session = null;
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Commit of a batch of {Count} writes failed; all were refused")]
+    [LoggerMessage(EventId = Observability.ChatEventIds.CommitFailed, EventName = "CommitFailed", Level = LogLevel.Error, Message = "Commit of a batch of {Count} writes failed; all were refused")]
     private static partial void LogCommitFailed(ILogger logger, Exception e, int count);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Making committed writes durable failed")]
+    [LoggerMessage(EventId = Observability.ChatEventIds.DurabilityFailed, EventName = "DurabilityFailed", Level = LogLevel.Error, Message = "Making committed writes durable failed")]
     private static partial void LogSyncFailed(ILogger logger, Exception e);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "The store could not make committed writes durable and stopped taking writes; restart the server once the disk is fixed")]
+    [LoggerMessage(EventId = Observability.ChatEventIds.StoreStopped, EventName = "StoreStopped", Level = LogLevel.Critical, Message = "The store could not make committed writes durable and stopped taking writes; restart the server once the disk is fixed")]
     private static partial void LogWriterStopped(ILogger logger);
 }

@@ -44,6 +44,10 @@ internal sealed partial class MetricsScrape
     public double Value(string name, params (string Label, string Value)[] labels) =>
         _samples.Where(s => s.Name == name && labels.All(l => s.Labels.TryGetValue(l.Label, out var v) && v == l.Value)).Sum(s => s.Value);
 
+    /// <summary>True when a sample named <paramref name="name"/> with <paramref name="labels"/> is exported at all (even at 0).</summary>
+    public bool Has(string name, params (string Label, string Value)[] labels) =>
+        _samples.Any(s => s.Name == name && labels.All(l => s.Labels.TryGetValue(l.Label, out var v) && v == l.Value));
+
     /// <summary>Scrapes <paramref name="path"/> of <paramref name="app"/>; asserts 200 and the Prometheus text content type.</summary>
     public static async Task<MetricsScrape> TakeAsync(ChatApp app, string path = "/metrics")
     {

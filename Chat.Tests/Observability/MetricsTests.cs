@@ -22,6 +22,30 @@ public sealed partial class MetricsTests : ServerPerTest
     }
 
     [Test]
+    public async Task AFreshNodeExportsEveryChatCounterAtZeroSoRatesCountTheFirstEvent()
+    {
+        var app = await StartServerAsync(Transport.Kestrel);
+        var scrape = await MetricsScrape.TakeAsync(app);
+
+        (string Name, (string, string)[] Labels)[] series =
+        [
+            ("chat_messages_stored_total", []), ("chat_sends_rate_limited_total", []), ("chat_sockets_opened_total", []),
+            ("chat_sync_requests_total", []), ("chat_sync_replayed_messages_total", []),
+            ("chat_frames_delivered_total", [("type", "chat_message")]), ("chat_frames_delivered_total", [("type", "ack")]),
+            ("chat_sockets_closed_total", [("reason", "slow")]), ("chat_sockets_closed_total", [("reason", "logout")]),
+            ("chat_logins_total", [("outcome", "success")]), ("chat_logins_total", [("outcome", "failure")]), ("chat_logins_total", [("outcome", "throttled")]),
+        ];
+        Assert.Multiple(() =>
+        {
+            foreach (var (name, labels) in series)
+            {
+                Assert.That(scrape.Has(name, labels), Is.True, $"{name}{{{string.Join(",", labels)}}} is not exported before it happens");
+                Assert.That(scrape.Value(name, labels), Is.Zero, name);
+            }
+        });
+    }
+
+    [Test]
     public async Task TheFrameworkMetersAreExportedBesideTheChatOnes()
     {
         var app = await StartServerAsync(Transport.Kestrel);

@@ -181,6 +181,44 @@ public sealed class BackupTests
     }
 
     [Test]
+    public async Task ARestoreUnderARunningServerIsRefusedAndChangesNothing()
+    {
+        var backup = Path.Combine(_backupDirectory, "before.db");
+        await using var server = await ServerProcess.StartAsync(_databasePath);
+        var token = await server.RegisterAsync("busy_alice");
+        await server.RegisterAsync("busy_bob");
+        await SendAsync(server, token, "busy_bob", 2);
+        Assert.That((await ServerProcess.RunCommandAsync("backup", backup, $"--ConnectionStrings:Chat=Data Source={_databasePath}")).Exit, Is.Zero);
+        var newest = (await SendAsync(server, token, "busy_bob", 2)).Max();
+
+        var (exit, output) = await ServerProcess.RunCommandAsync("restore", backup, $"--ConnectionStrings:Chat=Data Source={_databasePath}");
+
+        Assert.That(exit, Is.EqualTo(1), output);
+        Assert.That(output, Does.Contain("in use"));
+        Assert.That(Directory.GetFiles(Path.GetDirectoryName(_databasePath)!, Path.GetFileName(_databasePath) + ".before-restore-*"), Is.Empty, "nothing was moved");
+        // The running server did not notice: it keeps storing, with ids after the ones it gave.
+        Assert.That((await SendAsync(server, token, "busy_bob", 1)).Single(), Is.EqualTo(newest + 1));
+        Assert.That(StoredMessages.All(_databasePath), Has.Count.EqualTo(5));
+    }
+
+    [Test]
+    public async Task ABackupIsOneSelfContainedFileThatLeavesNothingBesideItWhenOpened()
+    {
+        var backup = Path.Combine(_backupDirectory, "single.db");
+        await using (var server = await ServerProcess.StartAsync(_databasePath))
+        {
+            var token = await server.RegisterAsync("single_alice");
+            await server.RegisterAsync("single_bob");
+            await SendAsync(server, token, "single_bob", 3);
+            Assert.That((await ServerProcess.RunCommandAsync("backup", backup, $"--ConnectionStrings:Chat=Data Source={_databasePath}")).Exit, Is.Zero);
+        }
+
+        Assert.That(StoredMessages.IntegrityCheck(backup), Is.EqualTo("ok"));
+        Assert.That(StoredMessages.All(backup), Has.Count.EqualTo(3));
+        Assert.That(Directory.GetFiles(_backupDirectory).Select(Path.GetFileName), Is.EqualTo(new[] { "single.db" }), "no -wal or -shm left by opening it");
+    }
+
+    [Test]
     public async Task WhenTheDatabaseWasLostIdsContinueFarPastTheBackup()
     {
         var backup = Path.Combine(_backupDirectory, "before.db");

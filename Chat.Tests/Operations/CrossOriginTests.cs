@@ -140,6 +140,23 @@ public sealed class CrossOriginTests : ServerPerTest
         Assert.That(answer.Headers.GetValues("Access-Control-Allow-Origin").Single(), Is.EqualTo("*"));
     }
 
+    [TestCase("https://chat.example.com", "chat.example.com", true)]
+    [TestCase("https://chat.example.com", "chat.example.com:443", true)]
+    [TestCase("http://chat.example.com", "chat.example.com:80", true)]
+    [TestCase("http://chat.example.com:8080", "CHAT.example.com:8080", true)]
+    [TestCase("http://[::1]:5000", "[::1]:5000", true)]
+    [TestCase("https://chat.example.com", "chat.example.com:8443", false)]
+    [TestCase("http://chat.example.com", "chat.example.com:443", false)]
+    [TestCase("https://chat.example.com:8443", "chat.example.com", false)]
+    [TestCase("https://chat.example.com.evil.example", "chat.example.com", false)]
+    [TestCase("https://evil.example", "chat.example.com", false)]
+    public void ThePagesOwnOriginIsItsHostAndPort(string origin, string host, bool allowed)
+    {
+        var rule = new Chat.Server.Hosting.CrossOrigin(Microsoft.Extensions.Options.Options.Create(new Chat.Server.ChatOptions()));
+
+        Assert.That(rule.IsAllowed(origin, host), Is.EqualTo(allowed));
+    }
+
     private static HttpRequestMessage Preflight(string path, string origin)
     {
         var request = new HttpRequestMessage(HttpMethod.Options, path);

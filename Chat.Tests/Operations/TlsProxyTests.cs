@@ -139,7 +139,14 @@ public sealed class TlsProxyTests : ServerPerTest
     public async Task MetricsAreNotServedThroughTheProxy()
     {
         using var client = Client();
-        Assert.That((await client.GetAsync("/metrics")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await _node.CreateClient().GetAsync("/metrics")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "the node serves them on its own address");
+        // The node matches paths ignoring case: every spelling must stop at the proxy.
+        foreach (var path in new[] { "/metrics", "/METRICS", "/Metrics", "/metrics/", "/%6Detrics" })
+        {
+            var answer = await client.GetAsync(path);
+            Assert.That(answer.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), path);
+            Assert.That(await answer.Content.ReadAsStringAsync(), Does.Not.Contain("# TYPE"), path);
+        }
     }
 
     private static async Task RunAsync(string program, params string[] args)

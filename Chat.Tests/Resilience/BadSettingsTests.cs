@@ -46,6 +46,8 @@ public sealed class BadSettingsTests
         new object[] { "--Chat:Database:Provider=Mongo", "Chat:Database:Provider" },
         new object[] { "--Chat:Metrics:Port=70000", "Chat:Metrics:Port" },
         new object[] { "--Chat:Metrics:Enabled=maybe", "Chat:Metrics:Enabled" },
+        // A metrics port no listen address has: /metrics would be answered nowhere.
+        new object[] { "--Chat:Metrics:Port=9", "Chat:Metrics:Port" },
         // Postgres with the test's SQLite connection string: the connection string is what cannot work.
         new object[] { "--Chat:Database:Provider=Postgres", "ConnectionStrings:Chat" },
         // A cluster (Redis) on the test's SQLite store: the nodes of a cluster must share PostgreSQL.
@@ -76,6 +78,17 @@ public sealed class BadSettingsTests
 
         Assert.That(exitCode, Is.Not.Zero, output);
         AssertOneLineWithoutTrace(stderr, output, "ConnectionStrings:Redis");
+    }
+
+    [Test]
+    public async Task AMistypedCommandExitsNonZeroWithOneLineInsteadOfStartingTheServer()
+    {
+        var (exitCode, output) = await ServerProcess.RunCommandAsync("backpu", "/tmp/x.db", $"--ConnectionStrings:Chat=Data Source={_databasePath}");
+
+        Assert.That(exitCode, Is.EqualTo(1), output);
+        Assert.That(output.Trim().Split('\n'), Has.Length.EqualTo(1), output);
+        Assert.That(output, Does.Contain("Unknown command 'backpu'").And.Contain("backup PATH"));
+        Assert.That(File.Exists(_databasePath), Is.False, "the database was not touched");
     }
 
     [Test]

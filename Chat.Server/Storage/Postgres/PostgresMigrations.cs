@@ -143,6 +143,6 @@ public static partial class PostgresMigrations
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Applied PostgreSQL schema migration {Version}")]
+    [LoggerMessage(EventId = Observability.ChatEventIds.SchemaMigrated, EventName = "SchemaMigrated", Level = LogLevel.Information, Message = "Applied PostgreSQL schema migration {Version}")]
     private static partial void LogApplied(ILogger logger, int version);
 }

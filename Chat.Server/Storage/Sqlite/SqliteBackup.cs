@@ -78,6 +78,10 @@ public static class SqliteBackup
             {
                 await check.OpenAsync();
                 await CheckIntegrityAsync(check, "the copy");
+                // A single self-contained file: in WAL mode every later open (a check, a restore) would leave -wal and -shm
+                // files beside it, and it could not be opened from read-only media. The server turns WAL on again when it
+                // opens a restored copy.
+                await check.ExecuteAsync("PRAGMA journal_mode = DELETE");
                 var (count, newest) = await check.QuerySingleAsync<(long, long)>("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM messages");
                 result = new Result(Path.GetFullPath(source.DataSource), count, newest);
             }

@@ -166,7 +166,7 @@ public static partial class SqliteMigrations
         return Math.Max(current, target);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Applied schema migration {Version}")]
+    [LoggerMessage(EventId = Observability.ChatEventIds.SchemaMigrated, EventName = "SchemaMigrated", Level = LogLevel.Information, Message = "Applied schema migration {Version}")]
     private static partial void LogApplied(ILogger logger, int version);
 }
 

@@ -89,6 +89,7 @@ public static class SqliteRestore
                 throw new InvalidOperationException("the backup is not a chat database (it has no schema_version table).");
         }
 
+        if (File.Exists(database)) await EnsureNotInUseAsync(database);
         var issued = File.Exists(database) ? await TryReadSequencesAsync(database) : null;
         string? movedAside = null;
         if (File.Exists(database))
@@ -124,6 +125,31 @@ public static class SqliteRestore
         var nextMessage = await restored.ExecuteScalarAsync<long>("SELECT seq FROM sqlite_sequence WHERE name = 'messages'", transaction: transaction);
         await transaction.CommitAsync();
         return new Result(database, messages, nextMessage, issued is not null, revoked, movedAside);
+    }
+
+    /// <summary>
+    /// Refuses (<see cref="InvalidOperationException"/>) while any process has the database open: a running server keeps
+    /// connections open, and in WAL mode every open connection keeps others from taking the file exclusively. Moving the
+    /// file from under a running server would let it acknowledge ids the restored database then issues again. A file that
+    /// is not a readable database is not in use (it is replaced).
+    /// </summary>
+    private static async Task EnsureNotInUseAsync(string database)
+    {
+        try
+        {
+            await using var probe = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Mode = SqliteOpenMode.ReadWrite, Pooling = false, DefaultTimeout = 1 }.ToString());
+            await probe.OpenAsync();
+            await probe.ExecuteAsync("PRAGMA busy_timeout = 1000; PRAGMA locking_mode = EXCLUSIVE;");
+            await probe.ExecuteAsync("BEGIN EXCLUSIVE; COMMIT;");
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6) // SQLITE_BUSY, SQLITE_LOCKED
+        {
+            throw new InvalidOperationException($"{database} is in use (is the server running?); stop every process using it first.");
+        }
+        catch (SqliteException)
+        {
+            // Damaged or not a database: nothing can be using it as one; it is moved aside like any other.
+        }
     }
 
     /// <summary>The replaced database's sequences, or null when it cannot be read (damaged, not a database).</summary>

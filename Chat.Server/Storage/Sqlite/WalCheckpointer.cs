@@ -44,7 +44,7 @@ public sealed partial class WalCheckpointer(SqliteDatabase db, TimeProvider cloc
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The WAL holds {Pages} pages; checkpoints are falling behind the writer")]
+    [LoggerMessage(EventId = Observability.ChatEventIds.CheckpointBehind, EventName = "CheckpointBehind", Level = LogLevel.Warning, Message = "The WAL holds {Pages} pages; checkpoints are falling behind the writer")]
     private static partial void LogBehind(ILogger logger, long pages);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Background WAL checkpoint failed")]

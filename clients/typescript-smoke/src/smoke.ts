@@ -1,5 +1,5 @@
 // Smoke test of a client generated from the server's OpenAPI document, used without hand edits:
-// register -> search with `q` -> send -> list conversations -> history with `before`/`limit` -> read,
+// register -> search with `q` -> send -> list conversations -> history with `before`/`limit` -> read -> avatar upload,
 // plus the typed problem details of a refused call. Usage: node dist/smoke.js http://127.0.0.1:PORT
 // Prints one JSON line with what it saw (the C# test cross-checks it against the server) and exits 0,
 // or throws (exit 1) at the first answer that is not what the contract says.
@@ -90,5 +90,17 @@ const read = await alice.POST("/api/conversations/{id}/read", {
 });
 check(read.response.status === 200 && read.data !== undefined, `read: ${read.response.status}`);
 check(read.data.unread_count === 2 && read.data.up_to_message_id === second, `read: ${JSON.stringify(read.data)}`);
+
+// Avatar upload: raw image bytes (typed as a string by openapi-typescript for `format: binary`), sent as they are.
+const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4, 5, 6, 7, 8]);
+const avatar = await alice.PUT("/api/users/me/avatar", {
+  body: png as unknown as string,
+  bodySerializer: (bytes) => bytes,
+  headers: { "Content-Type": "image/png" },
+});
+check(avatar.response.status === 200 && avatar.data !== undefined, `avatar upload: ${avatar.response.status} ${JSON.stringify(avatar.error)}`);
+check(typeof avatar.data.profile_picture === "string" && avatar.data.profile_picture.startsWith(`/api/users/${aliceName}/avatar?v=`), `profile_picture: ${avatar.data.profile_picture}`);
+const stored = new Uint8Array(await (await fetch(new URL(avatar.data.profile_picture, baseUrl))).arrayBuffer());
+check(stored.length === png.length && stored.every((b, i) => b === png[i]), "the avatar comes back byte for byte");
 
 console.log(JSON.stringify({ alice: aliceName, bob: bobName, conversation_id: conversationId, sent, history_page: page, unread_after_read: read.data.unread_count }));
