@@ -9,6 +9,7 @@ try
         "smoke" => await Scenarios.FanoutAsync(args0, smoke: true),
         "fanout" => await Scenarios.FanoutAsync(args0, smoke: false),
         "ladder" => await Scenarios.LadderAsync(args0),
+        "rates" => await Scenarios.RatesAsync(args0),
         "max" => await Scenarios.MaxAsync(args0),
         "sockets" => await Scenarios.SocketsAsync(args0),
         "stalled" => await Stalled.RunAsync(args0),
@@ -35,6 +36,7 @@ static int Usage()
           smoke     a few seconds of fanout, 20 users, 200 msgs/s; exit 1 on any loss (CI)
           fanout    --users 100 --rate 5000 --duration 10 [--warmup 2 --drain 10 --p99-bound 20]
           ladder    --rates 1000,2000,5000,10000,15000,20000,30000,40000,50000,60000 --duration 5 --p99-bound 20 [--all-steps: go on past the bound]
+          rates     --rates 500,2000,5000 --duration 10: server CPU per message (µs) and p50/p99 at each ordinary rate
           max       --users 100 --window 16 --duration 10
           sockets   --sockets 10000 --sockets-per-user 10 [--connect-concurrency 32 --settle 3 --hold SECONDS]
           stalled   --stalled 20 --senders 20 --chars 4000 --rate-per-sender 20 --duration 50: users who stop reading, flooded with emoji; prints the server's peak RSS

@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace Chat.Bench;
 
-/// <summary>fanout, ladder, max, smoke and sockets: the real-time scenarios.</summary>
+/// <summary>fanout, ladder, rates, max, smoke and sockets: the real-time scenarios.</summary>
 public static class Scenarios
 {
     private static readonly string[] StepHeaders =
@@ -124,6 +124,53 @@ public static class Scenarios
         Output.WriteJson(args, "ladder", new { users, seconds, p99_bound_ms = bound, highest_sustainable_rate = best, stop_reason = stop, steps }, setup.Server, lossFree, started, load);
         return lossFree ? 0 : 1;
     }
+
+    /// <summary>
+    /// Open-loop fan-out at fixed ordinary rates (default 500, 2,000 and 5,000 msgs/s), every step run whatever the one
+    /// before did, printing for each the server's CPU per delivered message (µs: average server cores × 10^6 / delivered
+    /// per second) and delivery p50/p99. Where most servers spend their life: the per-batch costs (transaction, fsync,
+    /// wake-ups) show here, not at the closed-loop maximum.
+    /// </summary>
+    public static async Task<int> RatesAsync(Args args)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var load = Machine.LoadAverage();
+        var users = args.Int("users", 100);
+        var rates = args.Ints("rates", [500, 2000, 5000]);
+        var seconds = args.Double("duration", 10);
+        var warmup = args.Double("warmup", 3);
+        var drain = args.Double("drain", 10);
+        var quiet = !args.Flag("verbose");
+        var setup = await SetUpAsync(args, users, quiet);
+        var steps = new List<StepResult>();
+        try
+        {
+            if (warmup > 0)
+                await Load.OpenLoopAsync(setup.Conns, setup.Prefixes, 0, rates[0], warmup, drain, 7, setup.Server, quiet: true);
+            for (var i = 0; i < rates.Length; i++)
+            {
+                var r = await Load.OpenLoopAsync(setup.Conns, setup.Prefixes, i + 1, rates[i], seconds, drain, 42 + i, setup.Server, quiet);
+                steps.Add(r);
+                Console.WriteLine($"  {rates[i],6}/s: delivered {r.DeliveredPerSecond}/s, server {CpuMicrosPerMessage(r)} µs/msg ({r.ServerCpuCores} cores), p50 {r.Delivery.P50Ms} ms, p99 {r.Delivery.P99Ms} ms, lost {r.Lost}");
+                await Task.Delay(500);
+            }
+        }
+        finally { await TearDownAsync(setup); }
+
+        Output.Table($"rates ({users} users, {seconds} s per rate)", ["rate", "delivered/s", "srv cores", "srv µs/msg", "bench cores", "p50 ms", "p99 ms", "max ms", "lost", "result"],
+            steps.Select(r => new object?[] { r.OfferedRate, r.DeliveredPerSecond, r.ServerCpuCores, CpuMicrosPerMessage(r), r.BenchCpuCores, r.Delivery.P50Ms, r.Delivery.P99Ms, r.Delivery.MaxMs, r.Lost, r.Verdict }));
+        var lossFree = steps.All(s => s.Lost == 0 && s.Passed);
+        Output.WriteJson(args, "rates", new
+        {
+            users, seconds,
+            steps = steps.Select(r => new { rate = r.OfferedRate, server_cpu_us_per_message = CpuMicrosPerMessage(r), step = r }),
+        }, setup.Server, lossFree, started, load);
+        return lossFree ? 0 : 1;
+    }
+
+    /// <summary>Server CPU per delivered message in µs, or NaN when nothing was delivered or the server's CPU is not observable.</summary>
+    private static double CpuMicrosPerMessage(StepResult r) =>
+        r.DeliveredPerSecond > 0 && r.ServerCpuCores > 0 ? Math.Round(r.ServerCpuCores * 1e6 / r.DeliveredPerSecond, 1) : double.NaN;
 
     public static async Task<int> MaxAsync(Args args)
     {

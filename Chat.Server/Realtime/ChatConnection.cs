@@ -108,7 +108,6 @@ public sealed partial class ChatConnection
     public long QueuedBytes => _queue.Bytes;
 
     // Frames held behind a sync replay count too: they wait for this client as much as the queued ones.
-    private bool PastBound => _queue.Count + _queue.HeldCount > _queueLimit || _queue.Bytes + _queue.HeldBytes > _queueBytes;
     private bool PastHalfBound => _queue.Count + _queue.HeldCount >= _queueLimit / 2 || _queue.Bytes + _queue.HeldBytes >= _queueBytes / 2;
     private bool QueuePastHalfBound => _queue.Count >= _queueLimit / 2 || _queue.Bytes >= _queueBytes / 2;
 
@@ -134,7 +133,11 @@ public sealed partial class ChatConnection
     public bool CloseIfTooSlow()
     {
         if (IsClosing) return false;
-        if (!PastBound)
+        // One snapshot for the judgement and the log line: the writer keeps taking frames meanwhile, so the queue read
+        // again later may already be empty.
+        var queuedFrames = _queue.Count + _queue.HeldCount;
+        var queuedBytes = _queue.Bytes + _queue.HeldBytes;
+        if (!(queuedFrames > _queueLimit || queuedBytes > _queueBytes))
         {
             if (Volatile.Read(ref _pastBoundSince) != 0) lock (_slowCheck) _pastBoundSince = 0;
             return false;
@@ -159,7 +162,7 @@ public sealed partial class ChatConnection
             else
                 reason = "past its bound, it took less than one bound's worth in the slow-consumer timeout";
         }
-        Log.SlowConsumerClosed(_logger, Username, _queue.Count + _queue.HeldCount, _queue.Bytes + _queue.HeldBytes, reason);
+        Log.SlowConsumerClosed(_logger, Username, queuedFrames, queuedBytes, reason);
         Close(CloseCodes.PolicyViolation, "too slow to read", drain: false, SocketCloseReason.Slow);
         return true;
     }
