@@ -8,8 +8,7 @@ namespace Chat.Server.Realtime;
 
 /// <summary>
 /// One open socket. Producers only enqueue (<see cref="Send"/> never blocks); a single writer loop is the
-/// only caller of <c>SendAsync</c> (it resumes on the producer's thread and writes what it can at once, see
-/// <see cref="FrameQueue"/>); a receive loop reads frames. A client too slow to read is closed with 1008
+/// only caller of <c>SendAsync</c>; a receive loop reads frames. A client too slow to read is closed with 1008
 /// (contract, "Limits and closing"); the producer (another user's send) never waits for it. "Too slow" is judged
 /// on what the client takes over time, never on the size of a burst (a group commit queues a whole batch at once,
 /// and pipelined sends queue batch after batch): the queue may pass its bound (<see cref="ChatOptions.SendQueueLimit"/>
@@ -337,9 +336,6 @@ public sealed partial class ChatConnection
                 if (_discardQueue) break;
             }
 
-            // This loop often runs inline on the thread that queued a frame (FrameQueue): closing (and what the end of
-            // this task sets off) goes to the pool, never into a producer that may hold its own lock.
-            await Task.Yield();
             var status = Volatile.Read(ref _closeStatus);
             if (status != 0 && _socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
@@ -349,7 +345,6 @@ public sealed partial class ChatConnection
         }
         catch (Exception e)
         {
-            await Task.Yield(); // as above: off the producer's thread before anything else happens
             // Includes a failed preamble (database down): the socket cannot be served, so drop it.
             Log.SendEnded(_logger, e.GetType().Name);
             Close(1000, "", drain: false, cause);

@@ -9,11 +9,7 @@ namespace Chat.Server.Realtime;
 /// the loop needs of a <c>Channel&lt;T&gt;</c> (non-blocking <see cref="TryWrite"/>, <see cref="WaitToReadAsync"/>,
 /// <see cref="TryRead"/>, <see cref="Complete"/>) at a fifth of its idle footprint: the channel kept ~650 bytes of
 /// reusable operation objects per socket, which mattered at 10,000 idle sockets. The reader's wait is one reused
-/// value-task source whose continuation runs inline, on the producer's thread, after the queue's lock is released: a
-/// frame for an idle socket is written by the thread that produced it (as SignalR writes to a connection's pipe from the
-/// caller), with no wake-up of a pool thread per socket; a write that cannot complete at once (the peer is not reading)
-/// goes on asynchronously and the producer carries on. The reader (<see cref="ChatConnection"/>'s writer) must never
-/// block and never run anything else inline: it yields to the pool before it closes.
+/// value-task source; continuations run on the pool, so a producer never runs a socket write inline.
 /// While a <c>sync</c> replay is in progress (<see cref="Hold"/>), the frames it has not handed to the reader yet and
 /// every frame written meanwhile wait apart, and only replies (<see cref="TryWriteReply"/>) reach the reader; at the end
 /// (<see cref="Release"/>) the waiting frames follow, less the stored-message frames the replay covered.
@@ -21,7 +17,7 @@ namespace Chat.Server.Realtime;
 internal sealed class FrameQueue(OutboundBudget? budget = null) : IValueTaskSource<bool>
 {
     private readonly Queue<OutboundFrame> _items = new();
-    private ManualResetValueTaskSourceCore<bool> _waiter = new() { RunContinuationsAsynchronously = false };
+    private ManualResetValueTaskSourceCore<bool> _waiter = new() { RunContinuationsAsynchronously = true };
     private bool _readerWaiting;
     private bool _completed;
     private int _count;
@@ -60,10 +56,8 @@ internal sealed class FrameQueue(OutboundBudget? budget = null) : IValueTaskSour
                 budget?.Add(frame.Payload.Length);
                 return true;
             }
-            if (!EnqueueLocked(frame)) return true;
+            return EnqueueLocked(frame);
         }
-        WakeReader();
-        return true;
     }
 
     /// <summary>Like <see cref="TryWrite"/>, but reaches the reader even while held: a replay's own frames.</summary>
@@ -72,10 +66,8 @@ internal sealed class FrameQueue(OutboundBudget? budget = null) : IValueTaskSour
         lock (_items)
         {
             if (_completed) return false;
-            if (!EnqueueLocked(frame)) return true;
+            return EnqueueLocked(frame);
         }
-        WakeReader();
-        return true;
     }
 
     /// <summary>Starts holding: what the reader has not taken yet, and everything written from now on, waits apart.</summary>
@@ -119,29 +111,23 @@ internal sealed class FrameQueue(OutboundBudget? budget = null) : IValueTaskSour
             }
             if (_items.Count == 0 || !_readerWaiting) return;
             _readerWaiting = false;
+            _waiter.SetResult(true);
         }
-        WakeReader();
     }
 
-    /// <summary>Queues for the reader. Called under the lock.</summary>
-    /// <returns>True when the reader was waiting: the caller wakes it (<see cref="WakeReader"/>) once the lock is released.</returns>
+    /// <summary>Queues for the reader and wakes it. Called under the lock; the reader's continuation runs on the pool
+    /// (RunContinuationsAsynchronously), never inline here.</summary>
     private bool EnqueueLocked(OutboundFrame frame)
     {
         _items.Enqueue(frame);
         Volatile.Write(ref _count, _items.Count);
         Volatile.Write(ref _bytes, _bytes + frame.Payload.Length);
         budget?.Add(frame.Payload.Length);
-        if (!_readerWaiting) return false;
+        if (!_readerWaiting) return true;
         _readerWaiting = false;
+        _waiter.SetResult(true);
         return true;
     }
-
-    /// <summary>
-    /// Resumes the waiting reader, inline on this thread. Only the one caller that cleared <c>_readerWaiting</c> under the
-    /// lock calls it, outside the lock: the reader takes the lock itself, and a producer's own locks are never held by
-    /// the queue while a socket write runs.
-    /// </summary>
-    private void WakeReader() => _waiter.SetResult(true);
 
     public bool TryRead(out OutboundFrame frame)
     {

@@ -22,9 +22,7 @@ public abstract partial class GroupCommitWriter : BackgroundService, IMessageWri
     private readonly int _maxBatch;
     private readonly Channel<WriteRequest> _queue;
     private readonly Channel<CommittedTransaction> _unsynced = Channel.CreateUnbounded<CommittedTransaction>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-    // The publisher's wait resumes inline on the sync loop's thread: a durable batch is published right after its fsync,
-    // without waking another thread (the sync loop waits for it, which only orders what was ordered anyway).
-    private readonly Channel<CommittedBatch> _committed = Channel.CreateUnbounded<CommittedBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
+    private readonly Channel<CommittedBatch> _committed = Channel.CreateUnbounded<CommittedBatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private IWriteSession? _session;
 
     protected GroupCommitWriter(TimeProvider clock, IOptions<ChatOptions> options, ChatMetrics metrics, ILogger logger)

@@ -26,14 +26,9 @@ public abstract class WriteRequest
 }
 
 /// <summary>A message to store; <see cref="Completion"/> ends once it is durable and published.</summary>
-/// <remarks>
-/// A socket's send (<see cref="SendCommand.ReplyTo"/> set) is completed inline on the publisher's thread: what waits on it
-/// only frees the socket's in-flight slot (its <c>ack</c> is already queued), so a pool thread is not woken for that. An
-/// HTTP send's waiter writes the response, and runs on the pool.
-/// </remarks>
 public sealed class SendRequest(SendCommand command) : WriteRequest
 {
-    private readonly TaskCompletionSource<SendResult> _done = new(command.ReplyTo is null ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None);
+    private readonly TaskCompletionSource<SendResult> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public SendCommand Command => command;
 
