@@ -42,11 +42,14 @@ internal sealed partial class MetricsScrape
 
     /// <summary>The sum of the samples named <paramref name="name"/> whose labels include <paramref name="labels"/>; 0 when none (a counter not yet touched).</summary>
     public double Value(string name, params (string Label, string Value)[] labels) =>
-        _samples.Where(s => s.Name == name && labels.All(l => s.Labels.TryGetValue(l.Label, out var v) && v == l.Value)).Sum(s => s.Value);
+        _samples.Where(s => Matches(s, name, labels)).Sum(s => s.Value);
 
     /// <summary>True when a sample named <paramref name="name"/> with <paramref name="labels"/> is exported at all (even at 0).</summary>
     public bool Has(string name, params (string Label, string Value)[] labels) =>
-        _samples.Any(s => s.Name == name && labels.All(l => s.Labels.TryGetValue(l.Label, out var v) && v == l.Value));
+        _samples.Any(s => Matches(s, name, labels));
+
+    private static bool Matches((string Name, Dictionary<string, string> Labels, double Value) sample, string name, (string Label, string Value)[] labels) =>
+        sample.Name == name && labels.All(l => sample.Labels.TryGetValue(l.Label, out var v) && v == l.Value);
 
     /// <summary>Scrapes <paramref name="path"/> of <paramref name="app"/>; asserts 200 and the Prometheus text content type.</summary>
     public static async Task<MetricsScrape> TakeAsync(ChatApp app, string path = "/metrics")

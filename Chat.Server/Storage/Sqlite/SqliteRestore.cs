@@ -89,11 +89,12 @@ public static class SqliteRestore
                 throw new InvalidOperationException("the backup is not a chat database (it has no schema_version table).");
         }
 
-        if (File.Exists(database)) await EnsureNotInUseAsync(database);
-        var issued = File.Exists(database) ? await TryReadSequencesAsync(database) : null;
+        Dictionary<string, long>? issued = null;
         string? movedAside = null;
         if (File.Exists(database))
         {
+            await EnsureNotInUseAsync(database);
+            issued = await TryReadSequencesAsync(database);
             movedAside = $"{database}.before-restore-{clock.GetUtcNow():yyyyMMddTHHmmssZ}";
             foreach (var suffix in new[] { "", "-wal", "-shm" })
                 if (File.Exists(database + suffix)) File.Move(database + suffix, movedAside + suffix);
