@@ -315,6 +315,13 @@ public static class Queries
             await ws.SendAsync(syncFrame, WebSocketMessageType.Text, true, CancellationToken.None);
             await ReadUntilAsync(ws, buffer, "\"sync_complete\""u8.ToArray());
         }));
+        // A new device: the hub's first 1,000 messages, spread over all of its conversations.
+        var fromStart = Encoding.UTF8.GetBytes("{\"type\":\"sync\",\"after_message_id\":0,\"limit\":1000}");
+        results.Add(await TimeAsync("sync from the start (1,000 messages, ws)", async _ =>
+        {
+            await ws.SendAsync(fromStart, WebSocketMessageType.Text, true, CancellationToken.None);
+            await ReadUntilAsync(ws, buffer, "\"sync_complete\""u8.ToArray());
+        }));
         await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
         return results;
     }

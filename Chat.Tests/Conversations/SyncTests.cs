@@ -106,6 +106,58 @@ public sealed class SyncTests
     }
 
     [Test]
+    public async Task SyncPagesThroughInterleavedConversationsWithExactlyTheUsersOwnMessages()
+    {
+        // bob has three conversations, one far longer than a page; alice and carol also talk to each other in between,
+        // and none of that is bob's. Paging with a limit smaller than the long conversation must give exactly bob's
+        // messages, sent and received, once each and in id order.
+        var carol = await _app.RegisterAsync("carol");
+        var dave = await _app.RegisterAsync("dave");
+        var bobs = new List<long>();
+        async Task Send(TestUser from, string to, string text, bool isBobs)
+        {
+            var id = (await from.SendAsync(to, text)).Long("message_id");
+            if (isBobs) bobs.Add(id);
+        }
+        for (var i = 0; i < 7; i++)
+        {
+            await Send(_alice, "bob", $"a{i}", true);
+            await Send(_alice, "carol", $"ac{i}", false);
+            if (i % 2 == 0) await Send(_bob, "carol", $"bc{i}", true);
+            if (i % 3 == 0) await Send(dave, "bob", $"d{i}", true);
+            await Send(carol, "alice", $"ca{i}", false);
+        }
+        await Send(_bob, "alice", "last of bob's", true);
+        await Send(carol, "alice", "newest of all, not bob's", false);
+
+        await using var socket = await _bob.ConnectAsync();
+        Assert.That((await socket.ExpectAsync("connected")).Long("last_message_id"), Is.EqualTo(bobs[^1]),
+            "connected gives bob's newest message, not the newest of all");
+
+        var replayed = new List<long>();
+        long after = 0;
+        for (var pages = 0; ; pages++)
+        {
+            Assert.That(pages, Is.LessThan(10), "paging ends");
+            var page = await SyncAsync(socket, after, limit: 3);
+            var ids = Ids(OfType(page, "chat_message", "message_sent"));
+            Assert.That(ids, Has.Count.LessThanOrEqualTo(3));
+            replayed.AddRange(ids);
+            var complete = page[^1];
+            AssertSyncComplete(complete, ids.Count > 0 ? ids[^1] : after, hasMore: complete.Bool("has_more"));
+            if (!complete.Bool("has_more")) break;
+            after = complete.Long("last_message_id");
+        }
+        Assert.That(replayed, Is.EqualTo(bobs), "every message of bob's once, in order, and nobody else's");
+
+        // From the middle of the long conversation, with the default limit: the rest, in order.
+        var middle = bobs[bobs.Count / 2];
+        var rest = await SyncAsync(socket, middle);
+        Assert.That(Ids(OfType(rest, "chat_message", "message_sent")), Is.EqualTo(bobs.Where(id => id > middle)));
+        AssertSyncComplete(rest[^1], bobs[^1], hasMore: false);
+    }
+
+    [Test]
     public async Task SyncReplaysOwnMessagesAsMessageSent()
     {
         var a1 = await _alice.SendAsync("bob", "a1");
