@@ -9,55 +9,26 @@ namespace Chat.Server.Storage;
 /// </summary>
 public sealed class MessageStore(IChatDatabase db, StreamPosition position) : IMessageStore
 {
-    // The newest message of each conversation is on the user's member row (last_message_id), so the user's newest is
-    // the largest of those: one seek on the activity index. A member row past the stream position (a commit whose
-    // fsync is pending) is read from the conversation index instead, up to the position.
     internal const string LastMessageIdSql =
         """
-        SELECT MAX(newest.id) FROM (
-            SELECT COALESCE(MAX(last_message_id), 0) AS id FROM conversation_members
-            WHERE user_id = @userId AND last_message_id <= @position
-            UNION ALL
-            SELECT COALESCE((SELECT MAX(d.id) FROM messages d WHERE d.conversation_id = cm.conversation_id AND d.id <= @position), 0)
-            FROM conversation_members cm
-            WHERE cm.user_id = @userId AND cm.last_message_id > @position
-        ) newest
+        SELECT CASE WHEN s.id > r.id THEN s.id ELSE r.id END
+        FROM (SELECT COALESCE(MAX(id), 0) AS id FROM messages WHERE sender_id = @userId AND id <= @position) s,
+             (SELECT COALESCE(MAX(id), 0) AS id FROM messages WHERE receiver_id = @userId AND id <= @position) r
         """;
 
-    // A user's messages are those of the user's conversations, so sync merges the conversation index's ranges of the
-    // conversations that have anything newer than afterMessageId (their member rows say which). For a user far behind,
-    // the merge is bounded before any message row is read: the take smallest ids of any subset of the user's messages
-    // bound the answer from above, and two such subsets cost one short index walk per conversation: one conversation's
-    // first take ids (nth_id: a walk of at most take entries) and every conversation's first id (first_id: one seek).
-    // So each conversation gives at most take rows, and at most take conversations give any. CROSS JOIN keeps SQLite's
-    // planner to that order (conversations, then each one's index range), never a walk of all messages by id.
     internal const string SyncSql =
         """
-        WITH active AS MATERIALIZED (
-            SELECT cm.conversation_id,
-                   (SELECT MIN(x.id) FROM messages x
-                    WHERE x.conversation_id = cm.conversation_id AND x.id > @afterMessageId AND x.id <= @position) AS first_id,
-                   (SELECT x.id FROM messages x
-                    WHERE x.conversation_id = cm.conversation_id AND x.id > @afterMessageId AND x.id <= @position
-                    ORDER BY x.id LIMIT 1 OFFSET @take - 1) AS nth_id
-            FROM conversation_members cm
-            WHERE cm.user_id = @userId AND cm.last_message_id > @afterMessageId
-        ),
-        bound AS MATERIALIZED (
-            SELECT COALESCE(MIN(b.id), @position) AS up_to FROM (
-                SELECT MIN(nth_id) AS id FROM active
-                UNION ALL
-                SELECT * FROM (SELECT first_id FROM active WHERE first_id IS NOT NULL ORDER BY first_id LIMIT 1 OFFSET @take - 1) f
-            ) b
-        )
         SELECT m.id, m.conversation_id, m.body, m.created_at, m.is_new_conversation,
                s.id AS s_id, s.username AS s_username, s.full_name AS s_full_name, s.email AS s_email, s.avatar_version AS s_avatar_version,
                r.id AS r_id, r.username AS r_username, r.full_name AS r_full_name, r.email AS r_email, r.avatar_version AS r_avatar_version
-        FROM bound CROSS JOIN active a CROSS JOIN messages m
+        FROM (
+            SELECT * FROM (SELECT id FROM messages WHERE sender_id = @userId AND id > @afterMessageId AND id <= @position ORDER BY id LIMIT @take) sent
+            UNION
+            SELECT * FROM (SELECT id FROM messages WHERE receiver_id = @userId AND id > @afterMessageId AND id <= @position ORDER BY id LIMIT @take) received
+        ) ids
+        JOIN messages m ON m.id = ids.id
         JOIN users s ON s.id = m.sender_id
         JOIN users r ON r.id = m.receiver_id
-        WHERE a.first_id <= bound.up_to
-          AND m.conversation_id = a.conversation_id AND m.id > @afterMessageId AND m.id <= bound.up_to
         ORDER BY m.id
         LIMIT @take
         """;
@@ -122,6 +93,7 @@ public sealed class MessageStore(IChatDatabase db, StreamPosition position) : IM
     public async Task<long> LastMessageIdAsync(long userId, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
+        // Two index lookups (sender, receiver) rather than one OR that would scan.
         return await connection.ExecuteScalarAsync<long>(
             LastMessageIdSql, new { userId, position = Bound });
     }
@@ -184,7 +156,7 @@ public sealed class MessageStore(IChatDatabase db, StreamPosition position) : IM
     public async Task<(IReadOnlyList<StoredMessage> Messages, bool HasMore)> SyncAsync(long userId, long afterMessageId, int limit, CancellationToken ct)
     {
         await using var connection = await db.OpenConnectionAsync(ct);
-        // limit + 1 rows: the extra one only says whether there are more.
+        // Each half is an index range scan ((sender_id, id) and (receiver_id, id)) stopped at limit + 1.
         var rows = (await connection.QueryAsync<SyncRow>(
             SyncSql, new { userId, afterMessageId, take = limit + 1, position = Bound })).AsList();
         var hasMore = rows.Count > limit;

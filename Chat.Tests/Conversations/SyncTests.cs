@@ -144,7 +144,7 @@ public sealed class SyncTests
             Assert.That(ids, Has.Count.LessThanOrEqualTo(3));
             replayed.AddRange(ids);
             var complete = page[^1];
-            AssertSyncComplete(complete, ids.Count > 0 ? ids[^1] : after, hasMore: complete.Bool("has_more"));
+            AssertSyncComplete(complete, ids.Count > 0 ? ids[^1] : after, hasMore: replayed.Count < bobs.Count);
             if (!complete.Bool("has_more")) break;
             after = complete.Long("last_message_id");
         }

@@ -6,9 +6,8 @@ namespace Chat.Tests.Storage;
 
 /// <summary>
 /// On SQLite a committed message can still be lost until its fsync, so <c>connected.last_message_id</c> and <c>sync</c>
-/// show nothing past the <see cref="StreamPosition"/>. Both read a user's messages through the member rows, whose
-/// <c>last_message_id</c> may already point past the position: these pin the position below committed messages and read
-/// the real database through <see cref="MessageStore"/>.
+/// show nothing past the <see cref="StreamPosition"/>: these pin the position below committed messages and read the real
+/// database through <see cref="MessageStore"/>.
 /// </summary>
 public sealed class StreamPositionReadTests
 {
@@ -44,8 +43,7 @@ public sealed class StreamPositionReadTests
     public async Task LastMessageIdIsTheNewestDurableMessageOfTheUsersConversations()
     {
         Task<long> At(long position) => StoreAt(position).LastMessageIdAsync(_bob, CancellationToken.None);
-        // At m2 and m3 both of bob's member rows point past the position, so each conversation's newest durable
-        // message counts; at m1 the carol conversation has nothing durable yet.
+        // Bob's newest durable message, sent or received, whatever is committed after it.
         var (atM1, atM2, atM3, atM4, atZero) = (await At(_m1), await At(_m2), await At(_m3), await At(_m4), await At(0));
         Assert.Multiple(() =>
         {

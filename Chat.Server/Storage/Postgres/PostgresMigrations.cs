@@ -112,12 +112,6 @@ public static partial class PostgresMigrations
         );
         INSERT INTO cluster_identity (id) VALUES (substr(md5(random()::text || clock_timestamp()::text), 1, 16));
         """,
-        // 3: as SQLite's step 5: `sync` and `connected` read through the member rows and the conversation index, so a
-        // message no longer writes an index entry per participant.
-        """
-        DROP INDEX ix_messages_sender;
-        DROP INDEX ix_messages_receiver;
-        """,
     ];
 
     /// <summary>

@@ -112,14 +112,6 @@ public static partial class SqliteMigrations
         // 4: search folds text with Unicode NFKC_Casefold (SearchFold) instead of ToLowerInvariant, so every existing
         // user's terms and email_norm are computed again. The fold is .NET code, so this step is code, not SQL.
         Migration.FromCode(ReindexSearch),
-
-        // 5: `sync` and `connected` find a user's messages through the user's member rows and the conversation index
-        // (MessageStore.SyncSql, LastMessageIdSql), so no message writes an entry per participant any more: the two
-        // indexes cost ~20 % of the server's CPU per message at the closed-loop maximum (docs/benchmarks.md, issue 14).
-        """
-        DROP INDEX ix_messages_sender;
-        DROP INDEX ix_messages_receiver;
-        """,
     ];
 
     /// <summary>Recomputes <c>users.email_norm</c> and <c>user_search_terms</c> with the current <see cref="SearchFold"/>.</summary>

@@ -6,13 +6,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Chat.Tests.Storage;
 
 /// <summary>
-/// <c>sync</c> and <c>connected.last_message_id</c> find a user's messages by merging the user's conversations (member
-/// rows and the conversation index), bounded before any message row is read (<see cref="MessageStore.SyncSql"/>). On a
-/// random history of many conversations of very different lengths, every answer must equal the plain definition: the
-/// user's messages, sent or received, after the given id, in id order, at most the limit.
+/// <c>sync</c> and <c>connected.last_message_id</c> against their definition (contract, section 3): on a random history
+/// of many conversations of very different lengths, every answer must be the user's messages, sent or received, after
+/// the given id, in id order, at most the limit, with <c>has_more</c> exactly when more remain.
 /// </summary>
 [BothStores]
-public sealed class SyncMergeTests
+public sealed class SyncDefinitionTests
 {
     private ChatApp _app = null!;
     private readonly List<(long Id, long Sender, long Receiver)> _messages = [];
