@@ -309,19 +309,18 @@ public static class Queries
         await ws.ConnectAsync(server.WsUri, CancellationToken.None);
         var buffer = new byte[1 << 16];
         await ReadUntilAsync(ws, buffer, "\"connected\""u8.ToArray());
-        var syncFrame = Encoding.UTF8.GetBytes($"{{\"type\":\"sync\",\"after_message_id\":{fill.SyncAfterId},\"limit\":100}}");
-        results.Add(await TimeAsync("sync (100 messages, ws)", async _ =>
+        Task<OpResult> TimeSyncAsync(string name, long after, int limit)
         {
-            await ws.SendAsync(syncFrame, WebSocketMessageType.Text, true, CancellationToken.None);
-            await ReadUntilAsync(ws, buffer, "\"sync_complete\""u8.ToArray());
-        }));
+            var frame = Encoding.UTF8.GetBytes($"{{\"type\":\"sync\",\"after_message_id\":{after},\"limit\":{limit}}}");
+            return TimeAsync(name, async _ =>
+            {
+                await ws.SendAsync(frame, WebSocketMessageType.Text, true, CancellationToken.None);
+                await ReadUntilAsync(ws, buffer, "\"sync_complete\""u8.ToArray());
+            });
+        }
+        results.Add(await TimeSyncAsync("sync (100 messages, ws)", fill.SyncAfterId, 100));
         // A new device: the hub's first 1,000 messages, spread over all of its conversations.
-        var fromStart = Encoding.UTF8.GetBytes("{\"type\":\"sync\",\"after_message_id\":0,\"limit\":1000}");
-        results.Add(await TimeAsync("sync from the start (1,000 messages, ws)", async _ =>
-        {
-            await ws.SendAsync(fromStart, WebSocketMessageType.Text, true, CancellationToken.None);
-            await ReadUntilAsync(ws, buffer, "\"sync_complete\""u8.ToArray());
-        }));
+        results.Add(await TimeSyncAsync("sync from the start (1,000 messages, ws)", 0, 1000));
         await ws.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
         return results;
     }
