@@ -150,7 +150,7 @@ public sealed class SyncTests
         }
         Assert.That(replayed, Is.EqualTo(bobs), "every message of bob's once, in order, and nobody else's");
 
-        // From the middle of the long conversation, with the default limit: the rest, in order.
+        // From the middle of bob's history, with the default limit: the rest, in order.
         var middle = bobs[bobs.Count / 2];
         var rest = await SyncAsync(socket, middle);
         Assert.That(Ids(OfType(rest, "chat_message", "message_sent")), Is.EqualTo(bobs.Where(id => id > middle)));

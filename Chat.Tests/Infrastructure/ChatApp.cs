@@ -203,6 +203,17 @@ public sealed class ChatApp : IAsyncDisposable
 
     public void DeleteDatabase() => DeleteDatabase(DatabasePath);
 
+    /// <summary>
+    /// The server's read side on its own database, with the stream position pinned at <paramref name="durableUpTo"/> (a
+    /// message id; <see cref="long.MaxValue"/> shows everything committed) instead of the server's live one.
+    /// </summary>
+    public Chat.Server.Storage.MessageStore MessageStoreAt(long durableUpTo)
+    {
+        var position = new Chat.Server.Storage.StreamPosition();
+        position.Advance(durableUpTo);
+        return new Chat.Server.Storage.MessageStore(Services.GetRequiredService<Chat.Server.Storage.IChatDatabase>(), position);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await StopAsync();

@@ -31,18 +31,10 @@ public sealed class StreamPositionReadTests
     [TearDown]
     public async Task TearDown() => await _app.DisposeAsync();
 
-    /// <summary>A store reading the app's database with the stream position at <paramref name="durableUpTo"/>.</summary>
-    private MessageStore StoreAt(long durableUpTo)
-    {
-        var position = new StreamPosition();
-        position.Advance(durableUpTo);
-        return new MessageStore(_app.Services.GetRequiredService<IChatDatabase>(), position);
-    }
-
     [Test]
     public async Task LastMessageIdIsTheNewestDurableMessageOfTheUsersConversations()
     {
-        Task<long> At(long position) => StoreAt(position).LastMessageIdAsync(_bob, CancellationToken.None);
+        Task<long> At(long position) => _app.MessageStoreAt(position).LastMessageIdAsync(_bob, CancellationToken.None);
         // Bob's newest durable message, sent or received, whatever is committed after it.
         var (atM1, atM2, atM3, atM4, atZero) = (await At(_m1), await At(_m2), await At(_m3), await At(_m4), await At(0));
         Assert.Multiple(() =>
@@ -60,7 +52,7 @@ public sealed class StreamPositionReadTests
     {
         async Task<List<long>> SyncIds(long position, long after)
         {
-            var (messages, hasMore) = await StoreAt(position).SyncAsync(_bob, after, 10, CancellationToken.None);
+            var (messages, hasMore) = await _app.MessageStoreAt(position).SyncAsync(_bob, after, 10, CancellationToken.None);
             Assert.That(hasMore, Is.False);
             return messages.Select(m => m.Id).ToList();
         }

@@ -1,7 +1,5 @@
-using Chat.Server.Storage;
 using Chat.Tests.Infrastructure;
 using Dapper;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Chat.Tests.Storage;
 
@@ -61,20 +59,13 @@ public sealed class SyncDefinitionTests
     [OneTimeTearDown]
     public async Task TearDown() => await _app.DisposeAsync();
 
-    private MessageStore Store()
-    {
-        var position = new StreamPosition();
-        position.Advance(long.MaxValue);
-        return new MessageStore(_app.Services.GetRequiredService<IChatDatabase>(), position);
-    }
-
     private List<long> Expected(long user, long after, int limit) =>
         _messages.Where(m => (m.Sender == user || m.Receiver == user) && m.Id > after).Select(m => m.Id).Take(limit).ToList();
 
     [Test]
     public async Task EveryPageOfEveryUserIsTheUsersMessagesInIdOrder()
     {
-        var store = Store();
+        var store = _app.MessageStoreAt(long.MaxValue);
         var random = new Random(7);
         foreach (var user in _users)
         {
@@ -100,7 +91,7 @@ public sealed class SyncDefinitionTests
     [Test]
     public async Task PagingFromTheStartReplaysEachUsersWholeHistoryOnce()
     {
-        var store = Store();
+        var store = _app.MessageStoreAt(long.MaxValue);
         foreach (var user in _users)
         {
             var replayed = new List<long>();
@@ -119,7 +110,7 @@ public sealed class SyncDefinitionTests
     [Test]
     public async Task LastMessageIdIsTheUsersNewestMessage()
     {
-        var store = Store();
+        var store = _app.MessageStoreAt(long.MaxValue);
         foreach (var user in _users)
         {
             var own = Expected(user, 0, int.MaxValue);
